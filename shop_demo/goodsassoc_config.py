@@ -1,0 +1,44 @@
+"""How the demo shop plugs into goodsassoc: the host contract in one dict.
+
+Kept apart from settings so tests can switch goodsassoc to the demo shop with
+``override_settings(GOODSASSOC=DEMO_GOODSASSOC)``.
+"""
+
+import os
+
+# A public default so the demo runs out of the box; set the variable for anything real.
+_DEMO_PSEUDONYM_KEY = "demo-only-pseudonym-key-not-secret-set-GOODSASSOC_PSEUDONYM_KEY"
+
+DEMO_GOODSASSOC = {
+    "PRODUCT_MODEL": "shop_demo.Product",
+    "SHOP_MODEL": "shop_demo.Store",
+    "PRODUCT_ATTRIBUTES": {
+        "title": "name",
+        "category_path": "category_path",
+        "brand": "brand__name",
+        "manufacturer": "manufacturer__name",
+        "price": "price",
+        "available": "is_available",
+        # "shop" is not set: a product is sold in every store.
+    },
+    "PSEUDONYM_KEY": os.environ.get("GOODSASSOC_PSEUDONYM_KEY", _DEMO_PSEUDONYM_KEY),
+    "SIGNALS": [
+        {"signal": "shop_demo.signals.product_viewed", "kind": "view"},
+        # goodsassoc turns a negative quantity into remove_from_cart.
+        {"signal": "shop_demo.signals.cart_changed", "kind": "add_to_cart"},
+        {
+            "signal": "shop_demo.signals.order_placed",
+            "kind": "purchase",
+            "events": "goodsassoc.signal_events.order_lines",
+            "options": {
+                "lines": "lines.all",
+                "product": "product",
+                "quantity": "quantity",
+                "price": "unit_price",
+                "basket": "pk",
+                "shop": "store",
+                "user": "user",
+            },
+        },
+    ],
+}
