@@ -1,0 +1,1 @@
+"""goodsassoc's JSON API (needs the ``api`` extra: djangorestframework, drf-spectacular)."""

@@ -1,0 +1,44 @@
+"""Serializers that describe the API in the OpenAPI schema.
+
+Validation itself happens in :mod:`goodsassoc.recording`, the one place every capture
+path goes through, so the rules cannot drift apart.
+"""
+
+from rest_framework import serializers
+
+from goodsassoc.abstract_models import InteractionKind
+
+
+class EventSerializer(serializers.Serializer):
+    event_id = serializers.UUIDField(help_text="Chosen by the client; a retried event with the same id is stored once.")
+    kind = serializers.ChoiceField(choices=InteractionKind.choices)
+    product = serializers.CharField(max_length=64, help_text="Primary key of the host's product.")
+    shop = serializers.CharField(max_length=64, required=False, help_text="Primary key of the host's shop.")
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=3, required=False, default=1)
+    value = serializers.DecimalField(max_digits=14, decimal_places=2, required=False,
+                                     help_text="Money value of the line.")
+    basket = serializers.CharField(max_length=64, required=False, help_text="Basket or order reference.")
+    timestamp = serializers.DateTimeField(required=False, help_text="ISO 8601 with a time zone; default: now.")
+    anonymous_id = serializers.UUIDField(required=False, help_text="Defaults to goodsassoc's cookie.")
+    user = serializers.CharField(required=False, help_text="Host user id; trusted callers only. Stored pseudonymised.")
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    stored = serializers.IntegerField(help_text="Events stored by this request.")
+    duplicates = serializers.IntegerField(help_text="Events whose id had been stored before: skipped.")
+
+
+class EventErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(required=False)
+    event_id = serializers.CharField(required=False)
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = EventErrorSerializer(many=True)

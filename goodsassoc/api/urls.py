@@ -1,0 +1,21 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from goodsassoc.api.events import EventBatchView
+
+# The documented endpoints (also what the OpenAPI schema describes).
+endpoints = [
+    path("events/", EventBatchView.as_view(), name="events"),
+]
+
+class schema_urlconf:  # noqa: N801  (a urlconf module stand-in)
+    """goodsassoc's endpoints as mounted in a host: /goodsassoc/api/..."""
+
+    urlpatterns = [path("goodsassoc/api/", include((endpoints, "goodsassoc")))]
+
+
+urlpatterns = [
+    *endpoints,
+    path("schema/", SpectacularAPIView.as_view(urlconf=schema_urlconf,
+                                               custom_settings={"TITLE": "goodsassoc API"}), name="schema"),
+]

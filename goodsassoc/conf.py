@@ -1,0 +1,118 @@
+"""goodsassoc's settings: one ``GOODSASSOC`` dict in the host's settings, read lazily.
+
+Modelled on DRF's ``api_settings``: every key has a documented default (see
+``docs/configuration.md``), values are read on first access and re-read when the
+test-suite changes settings, and import strings are resolved on access.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTINGS_NAME = "GOODSASSOC"
+
+DEFAULTS: dict[str, Any] = {
+    # The host's product model, "app_label.Model". Required.
+    "PRODUCT_MODEL": None,
+    # The host's shop/seller model for marketplaces, "app_label.Model", or None.
+    "SHOP_MODEL": None,
+    # How goodsassoc reads a product: an adapter class (import string) ...
+    "PRODUCT_ADAPTER": "goodsassoc.adapters.AttributeProductAdapter",
+    # ... which by default follows these attribute paths ("__" traverses relations;
+    # a callable at the end of a path is called). None means "not available".
+    "PRODUCT_ATTRIBUTES": {
+        "title": "name",
+        "category_path": None,
+        "brand": None,
+        "manufacturer": None,
+        "price": "price",
+        "shop": None,
+        "available": None,
+    },
+    # Attribute of the user object whose value is pseudonymised (never stored raw).
+    "USER_ID_ATTRIBUTE": "pk",
+    # Secret for the keyed user pseudonyms. None derives one from SECRET_KEY (warned
+    # about by check goodsassoc.W001, because rotating SECRET_KEY then splits histories).
+    "PSEUDONYM_KEY": None,
+    # goodsassoc's own cookie that carries an anonymous shopper id.
+    "ANONYMOUS_COOKIE_NAME": "goodsassoc_aid",
+    "ANONYMOUS_COOKIE_AGE": 60 * 60 * 24 * 365,
+    "ANONYMOUS_COOKIE_SECURE": None,  # None follows SESSION_COOKIE_SECURE
+    "ANONYMOUS_COOKIE_SAMESITE": "Lax",
+    # Host signals turned into interactions; see docs/configuration.md.
+    "SIGNALS": [],
+    # Weights of interaction kinds in training.
+    "KIND_WEIGHTS": {
+        "view": 0.2,
+        "add_to_cart": 0.6,
+        "remove_from_cart": 0.0,
+        "purchase": 1.0,
+        "impression": 0.0,
+        "click": 0.3,
+    },
+    # The events endpoint.
+    "EVENTS_MAX_BATCH": 500,
+    "EVENTS_THROTTLE_RATE": "600/min",
+    "EVENTS_MAX_CLOCK_SKEW_SECONDS": 300,
+    # Extra permission that lets a caller of the events endpoint name users itself
+    # (server-to-server ingestion). Others only record for the requesting shopper.
+    "EVENTS_TRUSTED_PERMISSION": "goodsassoc.add_interaction",
+    # Historical import.
+    "IMPORT_CHUNK_SIZE": 50_000,
+}
+
+IMPORT_STRINGS = {"PRODUCT_ADAPTER"}
+
+
+class GoodsassocSettings:
+    """Attribute access to the merged settings, with import strings resolved."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults or DEFAULTS
+        self._cached: set[str] = set()
+        self._user: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if self._user is None:
+            value = getattr(settings, SETTINGS_NAME, {})
+            self._user = value if isinstance(value, dict) else {}
+        return self._user
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr not in self.defaults:
+            raise AttributeError(f"Invalid goodsassoc setting: {attr!r}")
+        value = self.user_settings.get(attr, self.defaults[attr])
+        if attr == "PRODUCT_ATTRIBUTES":
+            value = {**self.defaults[attr], **(value or {})}
+        if attr == "KIND_WEIGHTS":
+            value = {**self.defaults[attr], **(value or {})}
+        if attr in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cached.add(attr)
+        setattr(self, attr, value)
+        return value
+
+    def reload(self) -> None:
+        for attr in self._cached:
+            delattr(self, attr)
+        self._cached.clear()
+        self._user = None
+
+
+ga_settings = GoodsassocSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTINGS_NAME, "SECRET_KEY", "SESSION_COOKIE_SECURE"):
+        ga_settings.reload()
+        from goodsassoc import hosts
+
+        hosts.clear_caches()
+
+
+setting_changed.connect(_reload)

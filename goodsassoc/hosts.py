@@ -1,0 +1,100 @@
+"""Lazy access to the host's own models, named in settings and never imported.
+
+Products and shops are stored by goodsassoc as string keys (``str(pk)``), so its
+migrations depend on no host app; this module maps between keys and host rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from goodsassoc.conf import ga_settings
+
+MAX_KEY_LENGTH = 64
+
+
+class HostModelError(LookupError):
+    """A model named in settings cannot be resolved."""
+
+
+@cache
+def _model(label: str) -> type[models.Model]:
+    try:
+        return apps.get_model(label, require_ready=True)
+    except (LookupError, ValueError) as exc:
+        raise HostModelError(f"{label!r} is not an installed model: {exc}") from exc
+
+
+def product_model() -> type[models.Model]:
+    label = ga_settings.PRODUCT_MODEL
+    if not label:
+        raise HostModelError("GOODSASSOC['PRODUCT_MODEL'] is not set")
+    return _model(label)
+
+
+def shop_model() -> type[models.Model] | None:
+    label = ga_settings.SHOP_MODEL
+    return _model(label) if label else None
+
+
+@cache
+def get_adapter() -> Any:
+    return ga_settings.PRODUCT_ADAPTER()
+
+
+def to_key(value: Any) -> str:
+    """A host object or primary key as goodsassoc's string key."""
+    if isinstance(value, models.Model):
+        value = value.pk
+    return str(value)
+
+
+def _existing_keys(model: type[models.Model], keys: Iterable[str]) -> set[str]:
+    pk_field = model._meta.pk
+    parsed: dict[Any, str] = {}
+    for key in set(keys):
+        try:
+            parsed[pk_field.to_python(key)] = key
+        except (ValidationError, TypeError, ValueError):
+            continue  # a key that cannot be a primary key is simply unknown
+    found: set[str] = set()
+    values = list(parsed)
+    for start in range(0, len(values), 5000):
+        chunk = values[start : start + 5000]
+        for pk in model._default_manager.filter(pk__in=chunk).values_list("pk", flat=True):
+            found.add(parsed.get(pk, str(pk)))
+    return found
+
+
+def existing_product_keys(keys: Iterable[str]) -> set[str]:
+    """The subset of ``keys`` naming products that exist in the host catalogue."""
+    return _existing_keys(product_model(), keys)
+
+
+def existing_shop_keys(keys: Iterable[str]) -> set[str]:
+    model = shop_model()
+    if model is None:
+        return set()
+    return _existing_keys(model, keys)
+
+
+def all_product_keys() -> set[str]:
+    return {str(pk) for pk in product_model()._default_manager.values_list("pk", flat=True).iterator(chunk_size=10_000)}
+
+
+def all_shop_keys() -> set[str]:
+    model = shop_model()
+    if model is None:
+        return set()
+    return {str(pk) for pk in model._default_manager.values_list("pk", flat=True)}
+
+
+def clear_caches() -> None:
+    _model.cache_clear()
+    get_adapter.cache_clear()

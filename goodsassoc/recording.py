@@ -1,0 +1,301 @@
+"""The one way interactions get stored: validate everything, then store all or nothing.
+
+The Python API, the signal receivers and the events endpoint all call
+:func:`record_events`; the historical import shares its field rules in bulk form.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from goodsassoc import hosts
+from goodsassoc.abstract_models import InteractionKind, InteractionSource
+from goodsassoc.conf import ga_settings
+from goodsassoc.privacy import Identity, identity_for_request, identity_for_user, is_anonymous_id, pseudonymise
+
+EVENT_FIELDS = {
+    "event_id", "kind", "product", "shop", "quantity", "value", "basket", "timestamp", "user", "anonymous_id",
+}
+KINDS = frozenset(InteractionKind.values)
+MAX_QUANTITY = Decimal("999999999")
+MAX_VALUE = Decimal("999999999999")
+
+
+@dataclass(frozen=True)
+class EventError:
+    """One reason an event was refused: which event, which field, why."""
+
+    index: int
+    field: str
+    message: str
+    event_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"index": self.index, "field": self.field, "message": self.message}
+        if self.event_id:
+            data["event_id"] = self.event_id
+        return data
+
+
+class RecordingError(ValueError):
+    """Some events were invalid; nothing was stored."""
+
+    def __init__(self, errors: Sequence[EventError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(f"{len(self.errors)} invalid event field(s); first: event {first.index}, "
+                         f"{first.field}: {first.message}")
+
+
+@dataclass
+class RecordResult:
+    stored: int = 0
+    duplicates: int = 0
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass
+class _Clean:
+    event_id: uuid.UUID
+    kind: str
+    product_key: str
+    shop_key: str
+    quantity: Decimal
+    value: Decimal | None
+    basket_key: str
+    timestamp: datetime
+    user_pseudonym: str
+    anonymous_id: str
+    valid: bool = True
+
+
+class _Checker:
+    """Collects errors for one event while parsing its fields."""
+
+    def __init__(self, index: int, raw: Mapping[str, Any], errors: list[EventError]) -> None:
+        self.index, self.raw, self.errors = index, raw, errors
+        event_id = raw.get("event_id")
+        self.event_id = str(event_id) if event_id not in (None, "") else None
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.append(EventError(self.index, name, message, self.event_id))
+
+    def text(self, name: str, *, required: bool = False, max_length: int = 64) -> str:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            if required:
+                self.fail(name, "This field is required.")
+            return ""
+        if hasattr(value, "pk"):  # a host model instance
+            value = value.pk
+        if isinstance(value, bool) or not isinstance(value, (str, int, uuid.UUID)):
+            self.fail(name, f"Expected a string or an integer, got {type(value).__name__}.")
+            return ""
+        value = str(value)
+        if len(value) > max_length:
+            self.fail(name, f"At most {max_length} characters.")
+            return ""
+        return value
+
+    def decimal(self, name: str, *, default: Decimal | None, positive: bool, limit: Decimal) -> Decimal | None:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+            self.fail(name, f"Expected a number, got {type(value).__name__}.")
+            return default
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            self.fail(name, f"{value!r} is not a number.")
+            return default
+        if not number.is_finite():
+            self.fail(name, "Must be a finite number.")
+        elif positive and number <= 0:
+            self.fail(name, "Must be greater than zero.")
+        elif number < 0:
+            self.fail(name, "Must not be negative.")
+        elif number > limit:
+            self.fail(name, f"Must be at most {limit}.")
+        else:
+            return number
+        return default
+
+    def timestamp(self, now: datetime) -> datetime:
+        value = self.raw.get("timestamp")
+        if value is None or value == "":
+            return now
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                self.fail("timestamp", "Expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z.")
+                return now
+            value = parsed
+        if not isinstance(value, datetime):
+            self.fail("timestamp", f"Expected an ISO 8601 date-time, got {type(value).__name__}.")
+            return now
+        if timezone.is_naive(value):
+            self.fail("timestamp", "Must include a time zone (e.g. a trailing Z for UTC).")
+            return now
+        if value > now + timedelta(seconds=ga_settings.EVENTS_MAX_CLOCK_SKEW_SECONDS):
+            self.fail("timestamp", "Must not lie in the future.")
+            return now
+        return value
+
+
+def _parse(index: int, raw: Any, identity: Identity, trusted: bool, now: datetime,
+           errors: list[EventError]) -> _Clean | None:
+    if not isinstance(raw, Mapping):
+        errors.append(EventError(index, "non_field_errors", f"Expected an object, got {type(raw).__name__}."))
+        return None
+    check = _Checker(index, raw, errors)
+    before = len(errors)
+    for name in sorted(set(raw) - EVENT_FIELDS):
+        check.fail(name, f"Unknown field; expected some of: {', '.join(sorted(EVENT_FIELDS))}.")
+    event_id = uuid.uuid4()
+    if check.event_id is not None:
+        try:
+            event_id = raw["event_id"] if isinstance(raw["event_id"], uuid.UUID) else uuid.UUID(str(raw["event_id"]))
+        except ValueError:
+            check.fail("event_id", "Must be a UUID.")
+    kind = raw.get("kind")
+    if kind is None or kind == "":
+        check.fail("kind", "This field is required.")
+    elif not isinstance(kind, str) or kind not in KINDS:
+        check.fail("kind", f"Unknown kind {kind!r}; expected one of: {', '.join(sorted(KINDS))}.")
+    product = check.text("product", required=True)
+    shop = check.text("shop")
+    quantity = check.decimal("quantity", default=Decimal(1), positive=True, limit=MAX_QUANTITY)
+    value = check.decimal("value", default=None, positive=False, limit=MAX_VALUE)
+    basket = check.text("basket")
+    when = check.timestamp(now)
+    pseudonym, anonymous_id = identity.user_pseudonym, identity.anonymous_id
+    user = check.text("user", max_length=255)
+    if user:
+        if trusted:
+            pseudonym = pseudonymise(user)
+        else:
+            check.fail("user", "Only trusted callers may name a user; the requesting shopper is used.")
+    raw_anon = raw.get("anonymous_id")
+    if raw_anon not in (None, ""):
+        if is_anonymous_id(raw_anon):
+            anonymous_id = raw_anon
+        else:
+            check.fail("anonymous_id", "Must be a version-4 UUID in lower case.")
+    return _Clean(event_id, kind, product, shop, quantity, value, basket, when, pseudonym, anonymous_id,
+                  valid=len(errors) == before)
+
+
+def validate_events(events: Sequence[Any], *, identity: Identity | None = None,
+                    trusted: bool = False) -> list[_Clean]:
+    """Parse and check every event; raise :class:`RecordingError` listing every problem."""
+    identity = identity or Identity()
+    now = timezone.now()
+    errors: list[EventError] = []
+    clean = [_parse(i, raw, identity, trusted, now, errors) for i, raw in enumerate(events)]
+    parsed = [event for event in clean if event is not None]
+    known_products = hosts.existing_product_keys(e.product_key for e in parsed if e.product_key)
+    known_shops = hosts.existing_shop_keys(e.shop_key for e in parsed if e.shop_key)
+    has_shop_model = hosts.shop_model() is not None
+    for index, event in enumerate(clean):
+        if event is None:
+            continue
+        raw_id = str(event.event_id)
+        if event.product_key and event.product_key not in known_products:
+            errors.append(EventError(index, "product", f"Unknown product {event.product_key!r}.", raw_id))
+        if event.shop_key and has_shop_model and event.shop_key not in known_shops:
+            errors.append(EventError(index, "shop", f"Unknown shop {event.shop_key!r}.", raw_id))
+        elif event.shop_key and not has_shop_model:
+            errors.append(EventError(index, "shop", "No SHOP_MODEL is configured, so no shop may be given.", raw_id))
+    if errors:
+        raise RecordingError(sorted(errors, key=lambda e: (e.index, e.field)))
+    _fill_shops(parsed)
+    _fill_linked_pseudonyms(parsed)
+    return parsed
+
+
+def _fill_shops(events: list[_Clean]) -> None:
+    """Events without a shop take the product's own shop, where the host has one."""
+    adapter = hosts.get_adapter()
+    if not adapter.provides_shop():
+        return
+    missing = {e.product_key for e in events if not e.shop_key}
+    if not missing:
+        return
+    model = hosts.product_model()
+    by_key = {str(p.pk): p for p in model._default_manager.filter(pk__in=list(missing))}
+    for event in events:
+        if not event.shop_key and event.product_key in by_key:
+            event.shop_key = adapter.get_shop(by_key[event.product_key]) or ""
+
+
+def _fill_linked_pseudonyms(events: list[_Clean]) -> None:
+    """An anonymous id that once logged in keeps counting for that shopper."""
+    from goodsassoc.models import IdentityLink
+
+    anonymous = {e.anonymous_id for e in events if e.anonymous_id and not e.user_pseudonym}
+    if not anonymous:
+        return
+    links = dict(IdentityLink.objects.filter(anonymous_id__in=anonymous).values_list("anonymous_id", "user_pseudonym"))
+    for event in events:
+        if not event.user_pseudonym and event.anonymous_id in links:
+            event.user_pseudonym = links[event.anonymous_id]
+
+
+def record_events(events: Sequence[Any], *, identity: Identity | None = None, source: str = InteractionSource.PYTHON,
+                  trusted: bool = False) -> RecordResult:
+    """Validate and store a batch: all events or none; an event id seen before is skipped."""
+    from goodsassoc.models import Interaction
+
+    clean = validate_events(events, identity=identity, trusted=trusted)
+    result = RecordResult(event_ids=[event.event_id for event in clean])
+    unique: dict[uuid.UUID, _Clean] = {}
+    for event in clean:
+        unique.setdefault(event.event_id, event)
+    with transaction.atomic():
+        seen = set(Interaction.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
+        rows = [
+            Interaction(
+                event_id=e.event_id, kind=e.kind, product_key=e.product_key, shop_key=e.shop_key,
+                quantity=e.quantity, value=e.value, basket_key=e.basket_key, timestamp=e.timestamp,
+                user_pseudonym=e.user_pseudonym, anonymous_id=e.anonymous_id, source=source,
+            )
+            for e in unique.values() if e.event_id not in seen
+        ]
+        Interaction.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    result.stored = len(rows)
+    result.duplicates = len(clean) - len(rows)
+    return result
+
+
+def record(who: Any, product: Any, kind: str, *, quantity: Any = 1, value: Any = None, basket: Any = None,
+           shop: Any = None, event_id: Any = None, timestamp: datetime | None = None) -> RecordResult:
+    """Record one interaction from host code.
+
+    ``who`` is a request (logged-in user or anonymous cookie), a user, or None.
+    Example: ``record(request, product, "view")``.
+    """
+    if who is None:
+        identity = Identity()
+    elif hasattr(who, "COOKIES") and hasattr(who, "META"):
+        identity = identity_for_request(who)
+    else:
+        identity = identity_for_user(who)
+    event = {
+        "kind": kind, "product": product, "quantity": quantity, "value": value, "basket": basket,
+        "shop": shop, "event_id": event_id, "timestamp": timestamp,
+    }
+    return record_events([event], identity=identity, source=InteractionSource.PYTHON)
+

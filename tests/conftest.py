@@ -1,0 +1,30 @@
+from decimal import Decimal
+
+import pytest
+
+from tests.testapp.models import Article, Seller
+
+
+@pytest.fixture
+def sellers(db):
+    return [Seller.objects.create(label=f"Seller {i}") for i in range(2)]
+
+
+@pytest.fixture
+def articles(sellers):
+    rows = [
+        ("SKU-1", "Chef knife", sellers[0], "Home > Kitchen > Knives", "Forge", "39.90"),
+        ("SKU-2", "Whetstone", sellers[0], "Home > Kitchen > Knives", "Forge", "19.00"),
+        ("SKU-3", "Cutting board", sellers[1], "Home > Kitchen", "Oakline", "25.50"),
+        ("SKU-4", "Apron", sellers[1], "Home > Textiles", "Oakline", "12.00"),
+    ]
+    return [
+        Article.objects.create(sku=sku, headline=title, seller=seller, section=section, maker=maker,
+                               cost=Decimal(cost))
+        for sku, title, seller, section, maker, cost in rows
+    ]
+
+
+@pytest.fixture
+def shopper(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")
