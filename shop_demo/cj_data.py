@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -111,14 +111,36 @@ def date_shift(latest: pd.Timestamp, keep_dates: bool, today: date | None = None
     """Whole days to add so that the latest transaction falls on yesterday."""
     if keep_dates:
         return pd.Timedelta(0)
-    yesterday = (today or date.today()) - timedelta(days=1)
+    yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
     return pd.Timedelta(days=(yesterday - latest.date()).days)
 
 
-def load(households: int | None, seed: int, keep_dates: bool = False, today: date | None = None) -> DemoData:
-    """Everything ``load_demo`` writes, for ``households`` households (None: all)."""
+def anchored_shift(lines: pd.DataFrame, anchor: tuple[str, datetime]) -> pd.Timedelta | None:
+    """The shift an earlier load used, read off one of its orders (basket id, created_at)."""
+    basket, created_at = anchor
+    if not str(basket).isdigit():
+        return None
+    times = lines.loc[lines["basket_id"] == int(basket), "transaction_timestamp"]
+    if times.empty:
+        return None
+    shift = pd.Timestamp(created_at).tz_convert("UTC").tz_localize(None) - times.min()
+    return pd.Timedelta(days=round(shift / pd.Timedelta(days=1)))
+
+
+def load(
+    households: int | None,
+    seed: int,
+    keep_dates: bool = False,
+    today: date | None = None,
+    anchor: tuple[str, datetime] | None = None,
+) -> DemoData:
+    """Everything ``load_demo`` writes, for ``households`` households (None: all).
+
+    ``anchor`` (an order of an earlier load) makes a re-run reuse that load's date
+    shift, so the same lines get the same timestamps and goodsassoc stores them once.
+    """
     lines = pd.read_parquet(data_dir() / "transactions.parquet", columns=TRANSACTION_COLUMNS)
-    shift = date_shift(lines["transaction_timestamp"].max(), keep_dates, today)
+    shift = anchored_shift(lines, anchor) if anchor and not keep_dates else None
     lines = lines[lines["quantity"] > 0]
     catalogue = read_products(None if households is None else set(lines["product_id"].unique()))
     lines = lines[lines["product_id"].isin(catalogue["code"])]
@@ -126,6 +148,8 @@ def load(households: int | None, seed: int, keep_dates: bool = False, today: dat
 
     chosen = choose_households(lines, households, seed)
     lines = lines[lines["household_id"].isin(chosen)]
+    if shift is None:
+        shift = date_shift(lines["transaction_timestamp"].max(), keep_dates, today)
     lines = lines.groupby(["basket_id", "product_id"], as_index=False, sort=False).agg(
         household_id=("household_id", "first"),
         store_id=("store_id", "first"),

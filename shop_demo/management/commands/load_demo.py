@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from shop_demo import cj_data, loader
+from shop_demo.models import Order
 
 DEFAULT_HOUSEHOLDS = 300
 DEMO_PASSWORD = "demo"
@@ -46,7 +47,11 @@ class Command(BaseCommand):
         progress = self.verbosity > 0
         started = time.monotonic()
 
-        data = cj_data.load(households, int(options["seed"]), keep_dates=bool(options["keep_dates"]))
+        # Reuse the date shift of an earlier load so re-runs on later days change nothing.
+        anchor = Order.objects.filter(external_basket_id__isnull=False).values_list("external_basket_id", "created_at")
+        data = cj_data.load(
+            households, int(options["seed"]), keep_dates=bool(options["keep_dates"]), anchor=anchor.first()
+        )
         self._say(f"Read Complete Journey: {len(data.households)} households, {len(data.lines)} order lines")
         # One hash for every demo customer: hashing per user would take minutes.
         result = loader.write(data, make_password(DEMO_PASSWORD), progress=progress)
