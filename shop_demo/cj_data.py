@@ -107,6 +107,16 @@ def unit_prices(lines: pd.DataFrame) -> pd.Series:
     return per_unit.groupby(paid["product_id"]).median()
 
 
+def fill_prices(products: pd.DataFrame, price: pd.Series) -> pd.Series:
+    """Prices for never-sold products: the median of their type, else category, else department."""
+    for level in ("product_type", "category", "department"):
+        if price.notna().all():
+            break
+        price = price.fillna(price.groupby(products[level]).transform("median"))
+    overall = price.median()
+    return price.fillna(1.0 if pd.isna(overall) else overall).clip(lower=0.01).round(2)
+
+
 def date_shift(latest: pd.Timestamp, keep_dates: bool, today: date | None = None) -> pd.Timedelta:
     """Whole days to add so that the latest transaction falls on yesterday."""
     if keep_dates:
@@ -180,8 +190,7 @@ def load(
     if households is not None:
         catalogue = catalogue[catalogue["code"].isin(lines["product"].unique())]
     catalogue = catalogue.copy()
-    fallback = catalogue["code"].map(prices).median() if len(catalogue) else 1.0
-    catalogue["price"] = catalogue["code"].map(prices).fillna(fallback).clip(lower=0.01).round(2)
+    catalogue["price"] = fill_prices(catalogue, catalogue["code"].map(prices))
     popularity = lines.groupby("product")["basket"].nunique()
     catalogue["popularity"] = catalogue["code"].map(popularity).fillna(0).astype("int64")
     return DemoData(
