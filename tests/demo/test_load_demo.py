@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from goodsassoc.models import Interaction
@@ -74,3 +74,8 @@ def test_product_names_are_readable():
     assert names[26190] == "Apple Sauce 50 oz"
     assert names[26081] == "Miscellaneous"  # no category nor type: the department
     assert cj_data.titlecase("KIDS' CEREAL") == "Kids' Cereal"
+
+
+def test_rejects_a_household_count_below_one():
+    with pytest.raises(CommandError):
+        load(households=0)

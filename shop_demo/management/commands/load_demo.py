@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shop_demo import cj_data, loader
 from shop_demo.models import Order
@@ -41,8 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         households = None if options["all"] else int(options["households"])
         if households is not None and households < 1:
-            self.stderr.write("--households must be at least 1")
-            return
+            raise CommandError("--households must be at least 1")
         self.verbosity = int(options["verbosity"])
         progress = self.verbosity > 0
         started = time.monotonic()
