@@ -55,33 +55,39 @@ def to_key(value: Any) -> str:
     return str(value)
 
 
-def _existing_keys(model: type[models.Model], keys: Iterable[str]) -> set[str]:
+def _canonical_keys(model: type[models.Model], keys: Iterable[str]) -> dict[str, str]:
+    """Map each given key that names an existing row to that row's canonical key (``str(pk)``).
+
+    "0012" for an integer key or an upper-case UUID thus find their row, and are stored
+    the way the host itself would print the key.
+    """
     pk_field = model._meta.pk
-    parsed: dict[Any, str] = {}
+    parsed: dict[Any, list[str]] = {}
     for key in set(keys):
         try:
-            parsed[pk_field.to_python(key)] = key
+            parsed.setdefault(pk_field.to_python(key), []).append(key)
         except (ValidationError, TypeError, ValueError):
             continue  # a key that cannot be a primary key is simply unknown
-    found: set[str] = set()
+    found: dict[str, str] = {}
     values = list(parsed)
     for start in range(0, len(values), 5000):
         chunk = values[start : start + 5000]
         for pk in model._default_manager.filter(pk__in=chunk).values_list("pk", flat=True):
-            found.add(parsed.get(pk, str(pk)))
+            for key in parsed.get(pk, ()):
+                found[key] = str(pk)
     return found
 
 
-def existing_product_keys(keys: Iterable[str]) -> set[str]:
-    """The subset of ``keys`` naming products that exist in the host catalogue."""
-    return _existing_keys(product_model(), keys)
+def existing_product_keys(keys: Iterable[str]) -> dict[str, str]:
+    """Given keys that name products in the host catalogue, mapped to their canonical form."""
+    return _canonical_keys(product_model(), keys)
 
 
-def existing_shop_keys(keys: Iterable[str]) -> set[str]:
+def existing_shop_keys(keys: Iterable[str]) -> dict[str, str]:
     model = shop_model()
     if model is None:
-        return set()
-    return _existing_keys(model, keys)
+        return {}
+    return _canonical_keys(model, keys)
 
 
 def all_product_keys() -> set[str]:

@@ -81,18 +81,21 @@ class ShopperIdentity:
         """The id from the cookie, without creating one."""
         return self._anonymous_id
 
-    def identity(self) -> Identity:
-        pseudonym = user_pseudonym(getattr(self._request, "user", None))
+    def identity(self, user: Any = None) -> Identity:
+        pseudonym = user_pseudonym(user if user is not None else getattr(self._request, "user", None))
         return Identity(user_pseudonym=pseudonym, anonymous_id=self.anonymous_id)
 
 
-def identity_for_request(request: Any) -> Identity:
-    """Identity of the shopper behind ``request`` (works without the middleware too)."""
+def identity_for_request(request: Any, user: Any = None) -> Identity:
+    """Identity of the shopper behind ``request`` (works without the middleware too).
+
+    ``user`` overrides ``request.user``, e.g. the user a DRF authenticator found.
+    """
     shopper = getattr(request, "goodsassoc", None)
     if shopper is None:
         shopper = ShopperIdentity(request)
         request.goodsassoc = shopper
-    return shopper.identity()
+    return shopper.identity(user)
 
 
 def identity_for_user(user: Any) -> Identity:

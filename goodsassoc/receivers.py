@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from goodsassoc.abstract_models import InteractionSource
 from goodsassoc.conf import ga_settings
-from goodsassoc.privacy import Identity, ShopperIdentity, user_pseudonym
+from goodsassoc.privacy import Identity, ShopperIdentity, identity_for_request, user_pseudonym
 
 logger = logging.getLogger("goodsassoc")
 _connected: list[tuple[Any, str]] = []
@@ -31,11 +31,7 @@ def handle_host_signal(spec: dict[str, Any], sender: Any, **kwargs: Any) -> None
         if not extracted.events:
             return
         request = extracted.request
-        identity = Identity()
-        if request is not None:
-            shopper = getattr(request, "goodsassoc", None) or ShopperIdentity(request)
-            request.goodsassoc = shopper
-            identity = Identity(user_pseudonym(getattr(request, "user", None)), shopper.anonymous_id)
+        identity = identity_for_request(request) if request is not None else Identity()
         if extracted.user is not None:
             identity = Identity(user_pseudonym(extracted.user), identity.anonymous_id)
         record_events(extracted.events, identity=identity, source=InteractionSource.SIGNAL)

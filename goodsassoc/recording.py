@@ -155,7 +155,7 @@ class _Checker:
         return value
 
 
-def _parse(index: int, raw: Any, identity: Identity, trusted: bool, now: datetime,
+def _parse(index: int, raw: Any, identity: Identity, trusted: bool, require_event_id: bool, now: datetime,
            errors: list[EventError]) -> _Clean | None:
     if not isinstance(raw, Mapping):
         errors.append(EventError(index, "non_field_errors", f"Expected an object, got {type(raw).__name__}."))
@@ -165,6 +165,9 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, now: datetim
     for name in sorted(set(raw) - EVENT_FIELDS):
         check.fail(name, f"Unknown field; expected some of: {', '.join(sorted(EVENT_FIELDS))}.")
     event_id = uuid.uuid4()
+    if check.event_id is None and require_event_id:
+        check.fail("event_id", "This field is required: a UUID chosen by the client, so that a retried batch "
+                               "is stored once.")
     if check.event_id is not None:
         try:
             event_id = raw["event_id"] if isinstance(raw["event_id"], uuid.UUID) else uuid.UUID(str(raw["event_id"]))
@@ -184,8 +187,8 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, now: datetim
     pseudonym, anonymous_id = identity.user_pseudonym, identity.anonymous_id
     user = check.text("user", max_length=255)
     if user:
-        if trusted:
-            pseudonym = pseudonymise(user)
+        if trusted:  # a service recording for a shopper: the caller's own cookie is not the shopper's
+            pseudonym, anonymous_id = pseudonymise(user), ""
         else:
             check.fail("user", "Only trusted callers may name a user; the requesting shopper is used.")
     raw_anon = raw.get("anonymous_id")
@@ -198,13 +201,13 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, now: datetim
                   valid=len(errors) == before)
 
 
-def validate_events(events: Sequence[Any], *, identity: Identity | None = None,
-                    trusted: bool = False) -> list[_Clean]:
+def validate_events(events: Sequence[Any], *, identity: Identity | None = None, trusted: bool = False,
+                    require_event_id: bool = False) -> list[_Clean]:
     """Parse and check every event; raise :class:`RecordingError` listing every problem."""
     identity = identity or Identity()
     now = timezone.now()
     errors: list[EventError] = []
-    clean = [_parse(i, raw, identity, trusted, now, errors) for i, raw in enumerate(events)]
+    clean = [_parse(i, raw, identity, trusted, require_event_id, now, errors) for i, raw in enumerate(events)]
     parsed = [event for event in clean if event is not None]
     known_products = hosts.existing_product_keys(e.product_key for e in parsed if e.product_key)
     known_shops = hosts.existing_shop_keys(e.shop_key for e in parsed if e.shop_key)
@@ -215,10 +218,12 @@ def validate_events(events: Sequence[Any], *, identity: Identity | None = None,
         raw_id = str(event.event_id)
         if event.product_key and event.product_key not in known_products:
             errors.append(EventError(index, "product", f"Unknown product {event.product_key!r}.", raw_id))
+        event.product_key = known_products.get(event.product_key, event.product_key)
         if event.shop_key and has_shop_model and event.shop_key not in known_shops:
             errors.append(EventError(index, "shop", f"Unknown shop {event.shop_key!r}.", raw_id))
         elif event.shop_key and not has_shop_model:
             errors.append(EventError(index, "shop", "No SHOP_MODEL is configured, so no shop may be given.", raw_id))
+        event.shop_key = known_shops.get(event.shop_key, event.shop_key)
     if errors:
         raise RecordingError(sorted(errors, key=lambda e: (e.index, e.field)))
     _fill_shops(parsed)
@@ -255,11 +260,11 @@ def _fill_linked_pseudonyms(events: list[_Clean]) -> None:
 
 
 def record_events(events: Sequence[Any], *, identity: Identity | None = None, source: str = InteractionSource.PYTHON,
-                  trusted: bool = False) -> RecordResult:
+                  trusted: bool = False, require_event_id: bool = False) -> RecordResult:
     """Validate and store a batch: all events or none; an event id seen before is skipped."""
     from goodsassoc.models import Interaction
 
-    clean = validate_events(events, identity=identity, trusted=trusted)
+    clean = validate_events(events, identity=identity, trusted=trusted, require_event_id=require_event_id)
     result = RecordResult(event_ids=[event.event_id for event in clean])
     unique: dict[uuid.UUID, _Clean] = {}
     for event in clean:

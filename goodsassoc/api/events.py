@@ -72,16 +72,11 @@ class EventBatchView(APIView):
         if not events:
             return _error("The batch is empty.", [{"field": "events", "message": "Send at least one event."}],
                           status.HTTP_400_BAD_REQUEST)
-        missing = [{"index": i, "field": "event_id", "message": "This field is required: a UUID chosen by the "
-                    "client, so that a retried batch is stored once."}
-                   for i, event in enumerate(events) if isinstance(event, dict) and not event.get("event_id")]
-        if missing:
-            return _error("Invalid events; nothing was stored.", missing, status.HTTP_400_BAD_REQUEST)
         trusted = bool(request.user and request.user.is_authenticated
                        and request.user.has_perm(ga_settings.EVENTS_TRUSTED_PERMISSION))
         try:
-            result = record_events(events, identity=identity_for_request(request), source=InteractionSource.API,
-                                   trusted=trusted)
+            result = record_events(events, identity=identity_for_request(request, request.user),
+                                   source=InteractionSource.API, trusted=trusted, require_event_id=True)
         except RecordingError as exc:
             return _error("Invalid events; nothing was stored.", [e.as_dict() for e in exc.errors],
                           status.HTTP_400_BAD_REQUEST)

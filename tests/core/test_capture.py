@@ -117,3 +117,12 @@ def test_a_broken_signal_payload_never_breaks_the_host(articles, caplog):
     signals.article_seen.send(sender=None, request=None, product="NOPE")
     assert not Interaction.objects.exists()
     assert "invalid events" in caplog.text
+
+
+def test_keys_are_stored_in_the_hosts_canonical_form(db, sellers):
+    from tests.testapp.models import Article
+
+    Article.objects.create(sku="7", headline="Seven", seller=sellers[0], cost=Decimal("1"))
+    record(None, "7", "view", shop=str(sellers[0].pk).upper())
+    row = Interaction.objects.get()
+    assert row.shop_key == str(sellers[0].pk)  # an upper-case UUID names the same seller

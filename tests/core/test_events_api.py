@@ -143,3 +143,21 @@ def test_schema_documents_the_endpoint(db):
     operation = schema["paths"]["/goodsassoc/api/events/"]["post"]
     assert set(operation["responses"]) == {"200", "201", "400", "413", "429"}
     assert "EventBatch" in schema["components"]["schemas"]
+
+
+def test_missing_event_ids_are_reported_with_the_other_problems(articles):
+    response = post(Client(), {"events": [{"kind": "view", "product": "SKU-1"}, event(kind="stare")]})
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "event_id"), (1, "kind")]
+
+
+def test_a_trusted_caller_does_not_lend_its_own_cookie(articles, django_user_model):
+    service = django_user_model.objects.create_user("ingest2", password="pw-ingest-123")
+    service.user_permissions.add(Permission.objects.get(codename="add_interaction"))
+    client = Client()
+    client.force_login(service)
+    client.cookies["goodsassoc_aid"] = "0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e09"
+    post(client, {"events": [event(user="12345"), event()]})
+    rows = dict(Interaction.objects.values_list("user_pseudonym", "anonymous_id"))
+    assert rows[pseudonymise("12345")] == ""
+    assert rows[pseudonymise(service.pk)] == "0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e09"
