@@ -91,3 +91,199 @@ class AbstractIdentityLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.anonymous_id} -> {self.user_pseudonym[:12]}…"
+
+
+# --- Learning and serving -------------------------------------------------------------------
+
+
+class VersionStatus(models.TextChoices):
+    TRAINED = "trained", _("Trained")
+    PUBLISHED = "published", _("Published (served)")
+    RETIRED = "retired", _("Retired")
+    REJECTED = "rejected", _("Rejected by the quality gate")
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    REJECTED = "rejected", _("Rejected by the quality gate")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped: another run held the lock")
+
+
+class AbstractModelVersion(models.Model):
+    """One trained model: its artifact, what it was trained on and how good it was."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    status = models.CharField(_("status"), max_length=16, choices=VersionStatus.choices, default=VersionStatus.TRAINED)
+    artifact_path = models.CharField(_("artifact"), max_length=500, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    counts = models.JSONField(_("training data counts"), default=dict, blank=True)
+    metrics = models.JSONField(_("offline metrics"), default=dict, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"v{self.pk} ({self.get_status_display()})"
+
+
+class AbstractTrainingRun(models.Model):
+    """One run of the pipeline (retrain or refresh), with its progress while it runs."""
+
+    class Kind(models.TextChoices):
+        RETRAIN = "retrain", _("Retrain and publish")
+        REFRESH = "refresh", _("Refresh scores with the current model")
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.RETRAIN)
+    status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(_("trigger"), max_length=32, blank=True, help_text=_("schedule, admin, command ..."))
+    task_id = models.CharField(_("task id"), max_length=64, blank=True)
+    stage = models.CharField(_("stage"), max_length=32, blank=True)
+    progress = models.FloatField(_("progress"), default=0.0)
+    created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    timings = models.JSONField(_("seconds per stage"), default=dict, blank=True)
+    counts = models.JSONField(_("data counts"), default=dict, blank=True)
+    metrics = models.JSONField(_("metrics"), default=dict, blank=True)
+    error = models.TextField(_("error or reason"), blank=True)
+    model_version = models.ForeignKey("goodsassoc.ModelVersion", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="runs", verbose_name=_("model version"))
+
+    class Meta:
+        abstract = True
+        verbose_name = _("training run")
+        verbose_name_plural = _("training runs")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}: {self.get_status_display()}"
+
+
+class AbstractServingState(models.Model):
+    """A single row naming the served version: publishing flips it in one transaction."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.ForeignKey("goodsassoc.ModelVersion", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("serving state")
+
+
+# Published score tables: rows belong to a version (a plain integer, so pruning an old
+# version is one DELETE), readers filter by the served version and never see a mix.
+
+
+class AbstractRelatedItem(models.Model):
+    version = models.BigIntegerField()
+    product_key = models.CharField(max_length=64)
+    rank = models.PositiveSmallIntegerField()
+    related_key = models.CharField(max_length=64)
+    score = models.FloatField()
+    popularity = models.FloatField(default=0.0, help_text=_("The related item's popularity (0..1), for blending."))
+    reason = models.CharField(max_length=32)
+    evidence = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("related item")
+        indexes = [models.Index(fields=["version", "product_key", "rank"], name="ga_related_lookup")]
+
+
+class AbstractShopperItem(models.Model):
+    """What a shopper buys again (repeat share) and likes (taste), for cart completion."""
+
+    version = models.BigIntegerField()
+    shopper_key = models.CharField(max_length=64)
+    product_key = models.CharField(max_length=64)
+    repeat = models.FloatField(default=0.0)
+    taste = models.FloatField(default=0.0)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("shopper item")
+        indexes = [models.Index(fields=["version", "shopper_key"], name="ga_shopper_item_lookup")]
+
+
+class AbstractShopperShop(models.Model):
+    version = models.BigIntegerField()
+    shopper_key = models.CharField(max_length=64)
+    rank = models.PositiveSmallIntegerField()
+    shop_key = models.CharField(max_length=64)
+    score = models.FloatField()
+    reason = models.CharField(max_length=32)
+    evidence = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("shopper shop")
+        indexes = [models.Index(fields=["version", "shopper_key", "rank"], name="ga_shopper_shop_lookup")]
+
+
+class AbstractPopularItem(models.Model):
+    """Fallbacks: popular items overall, per category and per shop."""
+
+    class Scope(models.TextChoices):
+        ALL = "all", _("Everything")
+        CATEGORY = "category", _("Category")
+        SHOP = "shop", _("Shop")
+
+    version = models.BigIntegerField()
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    scope_key = models.CharField(max_length=200, blank=True)
+    rank = models.PositiveSmallIntegerField()
+    product_key = models.CharField(max_length=64)
+    score = models.FloatField()
+    baskets = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("popular item")
+        indexes = [models.Index(fields=["version", "scope", "scope_key", "rank"], name="ga_popular_lookup")]
+
+
+class AbstractMerchantRule(models.Model):
+    """A merchant's override: pin, boost or block a product, for one anchor product or everywhere."""
+
+    class Action(models.TextChoices):
+        PIN = "pin", _("Pin (always show first)")
+        BOOST = "boost", _("Boost (multiply the score)")
+        BLOCK = "block", _("Block (never show)")
+
+    class Widget(models.TextChoices):
+        ALL = "all", _("All widgets")
+        RELATED = "related", _("Related products")
+        CART = "cart", _("Complete your cart")
+
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    widget = models.CharField(_("widget"), max_length=8, choices=Widget.choices, default=Widget.ALL)
+    anchor_key = models.CharField(_("on the page of product"), max_length=64, blank=True,
+                                  help_text=_("Empty: on every page."))
+    target_key = models.CharField(_("product shown"), max_length=64)
+    factor = models.FloatField(_("boost factor"), default=1.5)
+    active = models.BooleanField(_("active"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("merchant rule")
+        verbose_name_plural = _("merchant rules")
+        indexes = [models.Index(fields=["active", "anchor_key"], name="ga_rule_lookup")]
+
+    def __str__(self) -> str:
+        where = f"on {self.anchor_key}" if self.anchor_key else "everywhere"
+        return f"{self.get_action_display()}: {self.target_key} {where}"

@@ -33,6 +33,19 @@ class ProductInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _is_forward_relation(model: Any, parts: list[str]) -> bool:
+    """Whether ``a__b`` names a chain of foreign keys / one-to-ones from ``model``."""
+    for part in parts:
+        try:
+            field = model._meta.get_field(part)
+        except Exception:
+            return False
+        if not (field.is_relation and (field.many_to_one or field.one_to_one) and field.related_model):
+            return False
+        model = field.related_model
+    return True
+
+
 def resolve_path(obj: Any, path: str | None) -> Any:
     """Follow ``a__b__c`` from ``obj``; call a callable at the end; None if broken."""
     if not path:
@@ -52,6 +65,12 @@ def resolve_path(obj: Any, path: str | None) -> Any:
 
 class ProductAdapter:
     """Base adapter; subclasses override the ``get_*`` methods they need."""
+
+    def get_queryset(self) -> Any:
+        """Products as the widgets load them (one query: add select_related here)."""
+        from goodsassoc import hosts
+
+        return hosts.product_model()._default_manager.all()
 
     def get_title(self, product: Any) -> str:
         return str(product)
@@ -93,6 +112,19 @@ class ProductAdapter:
 
 class AttributeProductAdapter(ProductAdapter):
     """Reads each attribute through the path configured in PRODUCT_ATTRIBUTES."""
+
+    def get_queryset(self) -> Any:
+        """Follows the configured paths' relations in the same query."""
+        queryset = super().get_queryset()
+        model = queryset.model
+        related = set()
+        for path in ga_settings.PRODUCT_ATTRIBUTES.values():
+            parts = (path or "").split("__")[:-1]
+            for depth in range(1, len(parts) + 1):
+                prefix = "__".join(parts[:depth])
+                if _is_forward_relation(model, parts[:depth]):
+                    related.add(prefix)
+        return queryset.select_related(*sorted(related)) if related else queryset
 
     def _get(self, product: Any, name: str) -> Any:
         return resolve_path(product, ga_settings.PRODUCT_ATTRIBUTES.get(name))

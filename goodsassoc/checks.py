@@ -21,7 +21,8 @@ from goodsassoc.conf import DEFAULTS, SETTINGS_NAME
 
 MODEL_LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 RATE_RE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
-POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE", "EVENTS_MAX_CLOCK_SKEW_SECONDS")
+POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE", "EVENTS_MAX_CLOCK_SKEW_SECONDS",
+                 "SERVED_VERSION_CACHE_SECONDS", "WIDGET_CACHE_SECONDS", "RECENTLY_BOUGHT_DAYS")
 MIDDLEWARE_PATH = "goodsassoc.middleware.AnonymousIdMiddleware"
 
 

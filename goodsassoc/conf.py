@@ -63,6 +63,14 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_TRUSTED_PERMISSION": "goodsassoc.add_interaction",
     # Historical import.
     "IMPORT_CHUNK_SIZE": 50_000,
+    # Serving: how long processes may keep using a cached served-version id after a publish
+    # elsewhere (the publishing process updates the shared cache at once).
+    "SERVED_VERSION_CACHE_SECONDS": 60,
+    # How long a widget's result is cached (per served version, so publishing invalidates it).
+    "WIDGET_CACHE_SECONDS": 300,
+    # Leave out of "complete your cart" what the shopper bought in the last RECENTLY_BOUGHT_DAYS.
+    "EXCLUDE_RECENTLY_BOUGHT": False,
+    "RECENTLY_BOUGHT_DAYS": 30,
 }
 
 IMPORT_STRINGS = {"PRODUCT_ADAPTER"}

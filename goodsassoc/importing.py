@@ -10,7 +10,6 @@ twice. PostgreSQL is written with COPY; other databases with batched inserts.
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 import uuid
 from collections import Counter
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from goodsassoc import hosts
 from goodsassoc.abstract_models import InteractionKind, InteractionSource
+from goodsassoc.bulk import copy_into
 from goodsassoc.privacy import pseudonymise
 
 REQUIRED_COLUMNS = ("basket_id", "item_id", "ts", "quantity")
@@ -192,11 +192,7 @@ def copy_rows_postgresql(cursor: object, table_name: str, table: pd.DataFrame) -
     columns = ", ".join(WRITE_COLUMNS)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS goodsassoc_import_stage ON COMMIT DELETE ROWS "
                    f"AS SELECT {columns} FROM {table_name} WITH NO DATA")
-    buffer = io.StringIO()
-    table[list(WRITE_COLUMNS)].to_csv(buffer, index=False, header=False, na_rep="\\N",
-                                      date_format="%Y-%m-%d %H:%M:%S.%f%z")
-    with cursor.copy(f"COPY goodsassoc_import_stage ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-        copy.write(buffer.getvalue())
+    copy_into(cursor, "goodsassoc_import_stage", table, WRITE_COLUMNS)
     cursor.execute(f"INSERT INTO {table_name} ({columns}) SELECT {columns} FROM goodsassoc_import_stage "
                    f"ON CONFLICT (event_id) DO NOTHING")
     inserted = cursor.rowcount

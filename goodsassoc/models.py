@@ -1,8 +1,27 @@
 """Concrete goodsassoc models."""
 
-from goodsassoc.abstract_models import AbstractIdentityLink, AbstractInteraction, InteractionKind, InteractionSource
+from goodsassoc.abstract_models import (
+    AbstractIdentityLink,
+    AbstractInteraction,
+    AbstractMerchantRule,
+    AbstractModelVersion,
+    AbstractPopularItem,
+    AbstractRelatedItem,
+    AbstractServingState,
+    AbstractShopperItem,
+    AbstractShopperShop,
+    AbstractTrainingRun,
+    InteractionKind,
+    InteractionSource,
+    RunStatus,
+    VersionStatus,
+)
 
-__all__ = ["IdentityLink", "Interaction", "InteractionKind", "InteractionSource"]
+__all__ = [
+    "IdentityLink", "Interaction", "InteractionKind", "InteractionSource", "MerchantRule", "ModelVersion",
+    "PopularItem", "RelatedItem", "RunStatus", "ServingState", "ShopperItem", "ShopperShop", "TrainingRun",
+    "VersionStatus",
+]
 
 
 class Interaction(AbstractInteraction):
@@ -15,3 +34,51 @@ class IdentityLink(AbstractIdentityLink):
     class Meta(AbstractIdentityLink.Meta):
         abstract = False
         db_table = "goodsassoc_identity_link"
+
+
+class ModelVersion(AbstractModelVersion):
+    class Meta(AbstractModelVersion.Meta):
+        abstract = False
+        db_table = "goodsassoc_model_version"
+
+
+class TrainingRun(AbstractTrainingRun):
+    class Meta(AbstractTrainingRun.Meta):
+        abstract = False
+        db_table = "goodsassoc_training_run"
+
+
+class ServingState(AbstractServingState):
+    class Meta(AbstractServingState.Meta):
+        abstract = False
+        db_table = "goodsassoc_serving_state"
+
+
+class RelatedItem(AbstractRelatedItem):
+    class Meta(AbstractRelatedItem.Meta):
+        abstract = False
+        db_table = "goodsassoc_related_item"
+
+
+class ShopperItem(AbstractShopperItem):
+    class Meta(AbstractShopperItem.Meta):
+        abstract = False
+        db_table = "goodsassoc_shopper_item"
+
+
+class ShopperShop(AbstractShopperShop):
+    class Meta(AbstractShopperShop.Meta):
+        abstract = False
+        db_table = "goodsassoc_shopper_shop"
+
+
+class PopularItem(AbstractPopularItem):
+    class Meta(AbstractPopularItem.Meta):
+        abstract = False
+        db_table = "goodsassoc_popular_item"
+
+
+class MerchantRule(AbstractMerchantRule):
+    class Meta(AbstractMerchantRule.Meta):
+        abstract = False
+        db_table = "goodsassoc_merchant_rule"

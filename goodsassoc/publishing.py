@@ -1,0 +1,124 @@
+"""Atomic publishing of score tables.
+
+A new version's rows are written in full (COPY on PostgreSQL) before a single-row pointer
+flips to it in one transaction; readers filter by the version they read from the pointer, so
+they see the old version or the new one, never a mix and never an empty table. The previous
+version is kept (readers that read the pointer just before the flip still find their rows);
+older versions and the rows of runs that never published are pruned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from goodsassoc.bulk import insert_frame
+from goodsassoc.conf import ga_settings
+from goodsassoc.models import (
+    ModelVersion,
+    PopularItem,
+    RelatedItem,
+    ServingState,
+    ShopperItem,
+    ShopperShop,
+    VersionStatus,
+)
+
+logger = logging.getLogger("goodsassoc")
+STATE_CACHE_KEY = "goodsassoc:served-version"
+
+# table -> (model, columns, JSON columns)
+TABLES = {
+    "related": (RelatedItem, ("product_key", "rank", "related_key", "score", "popularity", "reason", "evidence"),
+                ("evidence",)),
+    "shopper_items": (ShopperItem, ("shopper_key", "product_key", "repeat", "taste"), ()),
+    "shopper_shops": (ShopperShop, ("shopper_key", "rank", "shop_key", "score", "reason", "evidence"),
+                      ("evidence",)),
+    "popular": (PopularItem, ("scope", "scope_key", "rank", "product_key", "score", "baskets"), ()),
+}
+
+
+@dataclass
+class PublishTables:
+    """What a model version serves, as DataFrames with the columns of ``TABLES``."""
+
+    related: pd.DataFrame
+    shopper_items: pd.DataFrame
+    shopper_shops: pd.DataFrame
+    popular: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in TABLES}
+
+
+def write_version(version_id: int, tables: PublishTables,
+                  on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+    """Write every table of a version in one transaction; nothing is served yet."""
+    written: dict[str, int] = {}
+    frames = tables.frames()
+    with transaction.atomic():
+        for number, (name, frame) in enumerate(frames.items()):
+            model, columns, json_columns = TABLES[name]
+            frame = frame.assign(version=version_id)
+            written[name] = insert_frame(model._meta.db_table, frame, ("version", *columns),
+                                         json_columns=json_columns)
+            if on_progress:
+                on_progress("publish", number + 1, len(frames))
+    return written
+
+
+def publish(version: ModelVersion) -> int | None:
+    """Serve ``version`` from now on; returns the previously served version id."""
+    with transaction.atomic():
+        state, _ = ServingState.objects.select_for_update().get_or_create(id=1)
+        previous = state.version_id
+        state.version = version
+        state.save()
+        version.status = VersionStatus.PUBLISHED
+        version.published_at = timezone.now()
+        version.save(update_fields=["status", "published_at"])
+        if previous and previous != version.pk:
+            ModelVersion.objects.filter(pk=previous).update(status=VersionStatus.RETIRED)
+    _remember_served(version.pk)
+    prune(keep={version.pk, previous} - {None})
+    return previous
+
+
+def prune(keep: set[int]) -> int:
+    """Delete the rows of every version not in ``keep``; returns rows deleted."""
+    if not keep:
+        return 0
+    deleted = 0
+    marks = ", ".join(["%s"] * len(keep))
+    with connection.cursor() as cursor:
+        for model, _, _ in TABLES.values():
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE version NOT IN ({marks})", list(keep))
+            deleted += max(cursor.rowcount, 0)
+    return deleted
+
+
+def _remember_served(version_id: int | None) -> None:
+    try:
+        cache.set(STATE_CACHE_KEY, version_id or 0, ga_settings.SERVED_VERSION_CACHE_SECONDS)
+    except Exception:  # a cache outage must not break publishing or pages
+        logger.warning("goodsassoc: cache unavailable; the served version is read from the database")
+
+
+def served_version_id() -> int | None:
+    """The served version: from the cache when possible, else one database query."""
+    try:
+        cached = cache.get(STATE_CACHE_KEY)
+    except Exception:
+        cached = None
+    if cached is not None:
+        return cached or None
+    version_id = ServingState.objects.filter(id=1).values_list("version_id", flat=True).first()
+    _remember_served(version_id)
+    return version_id

@@ -1,0 +1,35 @@
+"""Readable reasons: a reason code plus its evidence, in words a shopper and a merchant read."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+
+def describe(reason: str, evidence: dict) -> str:
+    if reason == "bought_together":
+        n = evidence.get("baskets_together")
+        if n:
+            return ngettext("Bought together %(n)d time", "Bought together %(n)d times", n) % {"n": n}
+        return _("Often bought with items in your cart")
+    if reason == "similar_item":
+        same = [w for w, flag in ((_("category"), evidence.get("same_category")),
+                                  (_("brand"), evidence.get("same_brand"))) if flag]
+        return _("Same %(what)s") % {"what": _(" and ").join(same)} if same else _("Similar product")
+    if reason == "bought_before":
+        return _("You buy this often")
+    if reason == "matches_your_taste":
+        return _("Matches what you usually buy")
+    if reason == "merchant_pick":
+        return _("Our pick")
+    if reason == "popular":
+        scope = evidence.get("scope")
+        return _("Popular in %(scope)s") % {"scope": scope} if scope else _("Popular with other shoppers")
+    if reason == "shop_you_use":
+        n = evidence.get("your_baskets")
+        return ngettext("You shopped here %(n)d time", "You shopped here %(n)d times", n or 0) % {"n": n or 0}
+    if reason == "shoppers_like_you":
+        return _("Shoppers like you shop here")
+    if reason == "popular_shop":
+        return _("A popular shop")
+    return evidence.get("text", "") if isinstance(evidence, dict) else ""

@@ -1,0 +1,381 @@
+"""The one read API behind the template tags and the JSON endpoints.
+
+Each widget costs one query on goodsassoc's published tables (the served version, its rows,
+the merchant's rules and the fallbacks, in a single UNION) plus one query for the host's
+products or shops; a warm cache costs none. A recommendation problem never breaks a page:
+errors are logged and an empty list is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from goodsassoc import hosts, rules
+from goodsassoc.conf import ga_settings
+from goodsassoc.models import (
+    Interaction,
+    MerchantRule,
+    ModelVersion,
+    PopularItem,
+    RelatedItem,
+    ServingState,
+    ShopperItem,
+    ShopperShop,
+)
+from goodsassoc.privacy import Identity
+from goodsassoc.publishing import STATE_CACHE_KEY
+from goodsassoc.reasons import describe
+
+logger = logging.getLogger("goodsassoc")
+SERVED = f"(SELECT version_id FROM {ServingState._meta.db_table} WHERE id = 1)"
+COLUMNS = "src, version, a, b, s, p, reason, evidence, rk"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    key: str  # product key, or shop key for the shops widget
+    score: float
+    reason: str
+    evidence: dict
+    position: int = 0
+    text: str = ""
+    obj: Any = None  # the host's product or shop
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """A widget's result and what feedback tracking needs about it."""
+
+    widget: str
+    items: tuple[Recommendation, ...] = ()
+    strategy: str = "none"
+    model_version: int | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class _Rows:
+    version: int | None = None
+    related: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    shopper: list[tuple] = field(default_factory=list)
+    popular: list[tuple] = field(default_factory=list)
+    shops: list[tuple] = field(default_factory=list)
+    rules: list[tuple] = field(default_factory=list)
+    bought: set[str] = field(default_factory=set)
+    weights: dict = field(default_factory=dict)
+
+
+def _placeholders(items: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(items))
+
+
+def _fetch(branches: Iterable[tuple[str, list]]) -> _Rows:
+    """Run the widget's branches as one UNION ALL query and sort the rows by source."""
+    parts, params = [], []
+    for sql, values in branches:
+        parts.append(sql)
+        params += values
+    rows = _Rows()
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        fetched = cursor.fetchall()
+    for src, version, a, b, s, p, reason, evidence, rk in fetched:
+        if version and src != "rule":
+            rows.version = int(version)
+        if src == "related":
+            rows.related[a].append((b, float(s), float(p), reason, evidence, rk))
+        elif src == "shopper":
+            rows.shopper.append((b, float(s), float(p)))
+        elif src == "popular":
+            rows.popular.append((b, float(s), a, rk))
+        elif src == "shop":
+            rows.shops.append((a, b, float(s), reason, evidence, rk))
+        elif src == "rule":
+            rows.rules.append((a, b, float(s), reason))
+        elif src == "bought":
+            rows.bought.add(b)
+        elif src == "weights":
+            rows.weights = _json(evidence).get("weights", {})
+    return rows
+
+
+def _json(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    try:
+        return json.loads(value) if value else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _related_branch(anchors: Sequence[str]) -> tuple[str, list]:
+    t = RelatedItem._meta.db_table
+    return (f"SELECT 'related', version, product_key, related_key, score, popularity, reason, "
+            f"CAST(evidence AS TEXT), rank FROM {t} WHERE version = {SERVED} "
+            f"AND product_key IN ({_placeholders(anchors)})", list(anchors))
+
+
+def _popular_branch(scope: str, scope_key: str, limit: int) -> tuple[str, list]:
+    t = PopularItem._meta.db_table
+    return (f"SELECT 'popular', version, scope_key, product_key, score, score, scope, '', rank FROM {t} "
+            f"WHERE version = {SERVED} AND scope = %s AND scope_key = %s AND rank < %s", [scope, scope_key, limit])
+
+
+def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
+    t = MerchantRule._meta.db_table
+    anchor_sql = f" OR anchor_key IN ({_placeholders(anchors)})" if anchors else ""
+    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0 FROM {t} "
+            f"WHERE active = %s AND widget IN ('all', %s) AND (anchor_key = ''{anchor_sql})",
+            [True, widget, *anchors])
+
+
+def _shopper_branch(shopper_key: str) -> tuple[str, list]:
+    t = ShopperItem._meta.db_table
+    return (f"SELECT 'shopper', version, shopper_key, product_key, repeat, taste, '', '', 0 FROM {t} "
+            f"WHERE version = {SERVED} AND shopper_key = %s", [shopper_key])
+
+
+def _weights_branch() -> tuple[str, list]:
+    t = ModelVersion._meta.db_table
+    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0 FROM {t} WHERE id = {SERVED}", [])
+
+
+def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
+    t = Interaction._meta.db_table
+    column, value = ("user_pseudonym", identity.user_pseudonym) if identity.user_pseudonym else \
+        ("anonymous_id", identity.anonymous_id)
+    since = timezone.now() - timedelta(days=days)
+    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0 FROM {t} "
+            f"WHERE {column} = %s AND kind = 'purchase' AND timestamp >= %s", [value, since])
+
+
+def _shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
+    t = ShopperShop._meta.db_table
+    return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank "
+            f"FROM {t} WHERE version = {SERVED} AND shopper_key IN (%s, '') AND rank < %s", [shopper_key, limit])
+
+
+def shopper_key(identity: Identity | None) -> str:
+    """The key a shopper has in the training data: the pseudonym, else the anonymous id."""
+    if identity is None:
+        return ""
+    return identity.user_pseudonym or identity.anonymous_id
+
+
+# --- caching ---------------------------------------------------------------------------------
+
+
+def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendations]) -> Recommendations:
+    """Results are cached per served version, so a publish invalidates them all at once."""
+    try:
+        served = cache.get(STATE_CACHE_KEY)
+    except Exception:
+        served = None
+    digest = hashlib.sha256(json.dumps([widget, *parts], default=str).encode()).hexdigest()[:32]
+    key = f"goodsassoc:w:{served}:{digest}" if served is not None else None
+    if key:
+        try:
+            hit = cache.get(key)
+        except Exception:
+            hit = None
+        if hit is not None:
+            return replace(hit, request_id=uuid.uuid4().hex)
+    result = compute()
+    try:
+        if served is None and result.model_version is not None:
+            cache.add(STATE_CACHE_KEY, result.model_version, ga_settings.SERVED_VERSION_CACHE_SECONDS)
+            key = f"goodsassoc:w:{result.model_version}:{digest}"
+        if key:
+            cache.set(key, replace(result, items=tuple(replace(i, obj=None) for i in result.items)),
+                      ga_settings.WIDGET_CACHE_SECONDS)
+    except Exception:
+        logger.warning("goodsassoc: cache unavailable; widgets are computed from the database")
+    return result
+
+
+def _attach(result: Recommendations, objects: dict[str, Any]) -> Recommendations:
+    return replace(result, items=tuple(replace(i, obj=objects.get(i.key)) for i in result.items))
+
+
+def _safe(widget: str, func: Callable[[], Recommendations]) -> Recommendations:
+    try:
+        return func()
+    except Exception:  # never break a page
+        logger.exception("goodsassoc: the %s widget failed", widget)
+        return Recommendations(widget=widget, strategy="error")
+
+
+# --- the widgets -----------------------------------------------------------------------------
+
+
+def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, same_category: bool = False,
+                     exclude: Iterable[Any] = ()) -> Recommendations:
+    """Products to show on ``product``'s page, best first, with their reasons."""
+    key = hosts.to_key(product)
+    excluded = sorted({hosts.to_key(x) for x in exclude} | {key})
+    anchor = product if not isinstance(product, (str, int)) else None
+
+    def compute() -> Recommendations:
+        category = _category_key(anchor)
+        branches = [_related_branch([key]), _rules_branch("related", [key]),
+                    _popular_branch("category" if category else "all", category, limit * 3)]
+        rows = _fetch(branches)
+        model = [(b, s, reason, _json(ev)) for b, s, _, reason, ev, _ in rows.related.get(key, [])]
+        popular = [(b, s, "popular", {"scope": scope} if scope else {}) for b, s, scope, _ in rows.popular]
+        strategy = "model" if model else ("popular_in_category" if category else "popular")
+        ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
+        if len(ranked) < limit * 2:  # too few (a new or rare product): pad with what is popular around it
+            seen = {c[0] for c in ranked}
+            ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
+                                  pins=not ranked)
+        return Recommendations("related", _items(ranked), strategy, rows.version)
+
+    def run() -> Recommendations:
+        result = _cached("related", [key, limit, excluded], compute)
+        return _finish(result, limit, anchor=anchor, same_shop=same_shop, same_category=same_category)
+
+    return _safe("related", run)
+
+
+def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = None, limit: int = 10,
+                         exclude_recent_purchases: bool | None = None) -> Recommendations:
+    """Products that complete ``cart`` for this shopper, best first, with their reasons."""
+    keys = sorted({hosts.to_key(x) for x in cart})
+    shopper = shopper_key(identity)
+    recent = ga_settings.RECENTLY_BOUGHT_DAYS if exclude_recent_purchases is not False else 0
+    if exclude_recent_purchases is None and not ga_settings.EXCLUDE_RECENTLY_BOUGHT:
+        recent = 0
+
+    def compute() -> Recommendations:
+        branches = [_popular_branch("all", "", limit * 3), _rules_branch("cart", keys), _weights_branch()]
+        if keys:
+            branches.append(_related_branch(keys))
+        if shopper:
+            branches.append(_shopper_branch(shopper))
+        if recent and shopper:
+            branches.append(_bought_branch(identity, recent))
+        rows = _fetch(branches)
+        candidates = blend_cart(rows, keys)
+        strategy = "model" if keys and rows.related or rows.shopper else "popular"
+        ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
+        return Recommendations("cart", _items(ranked), strategy, rows.version)
+
+    def run() -> Recommendations:
+        result = _cached("cart", [keys, shopper, limit, recent], compute)
+        return _finish(result, limit)
+
+    return _safe("cart", run)
+
+
+def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
+    """The engine's cart blend over published rows: co-occurrence with the cart, the shopper's
+    repeat purchases and taste, and popularity, weighted as tuned on validation."""
+    w = {"cart_repeat": 1.0, "cart_taste": 0.01, "cart_pop": 0.01, **rows.weights}
+    together: dict[str, float] = defaultdict(float)
+    pop: dict[str, float] = {}
+    best: dict[str, tuple[float, str, dict]] = {}
+    for anchor in cart:
+        for b, s, p, reason, ev, _ in rows.related.get(anchor, []):
+            together[b] += s
+            pop[b] = p
+            if b not in best or s > best[b][0]:
+                best[b] = (s, reason, _json(ev))
+    repeat = {b: r for b, r, _ in rows.shopper}
+    taste = {b: t for b, _, t in rows.shopper}
+    for b, s, _, _ in rows.popular:
+        pop.setdefault(b, s)
+    out = []
+    for item in set(together) | set(repeat) | set(taste) | set(pop):
+        score = (together.get(item, 0.0) + w["cart_repeat"] * repeat.get(item, 0.0)
+                 + w["cart_taste"] * taste.get(item, 0.0) + w["cart_pop"] * pop.get(item, 0.0))
+        if repeat.get(item, 0.0) > 0 and w["cart_repeat"] * repeat[item] >= together.get(item, 0.0):
+            reason, evidence = "bought_before", {"share_of_your_baskets": round(repeat[item], 3)}
+        elif item in best and together[item] > 0:
+            reason, evidence = best[item][1], best[item][2]
+        elif taste.get(item, 0.0) > 0:
+            reason, evidence = "matches_your_taste", {}
+        else:
+            reason, evidence = "popular", {}
+        out.append((item, score, reason, evidence))
+    return out
+
+
+def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommendations:
+    """Shops this shopper may like, including shops they have not used yet."""
+    shopper = shopper_key(identity)
+
+    def compute() -> Recommendations:
+        rows = _fetch([_shops_branch(shopper, limit)])
+        own = [r for r in rows.shops if shopper and r[0] == shopper]
+        chosen = own or [r for r in rows.shops if r[0] == ""]
+        strategy = "model" if own else "popular"
+        items = [(b, s, reason, _json(ev)) for _, b, s, reason, ev, _ in sorted(chosen, key=lambda r: r[5])]
+        return Recommendations("shops", _items(items), strategy, rows.version)
+
+    def run() -> Recommendations:
+        result = _cached("shops", [shopper, limit], compute)
+        model = hosts.shop_model()
+        if model is None or not result.items:
+            return result
+        objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[i.key for i in result.items])}
+        return _attach(replace(result, items=tuple(i for i in result.items if i.key in objects)), objects)
+
+    return _safe("shops", run)
+
+
+# --- shared steps -----------------------------------------------------------------------------
+
+
+def _items(ranked: Sequence[tuple[str, float, str, dict]]) -> tuple[Recommendation, ...]:
+    return tuple(Recommendation(key, score, reason, evidence, text=describe(reason, evidence))
+                 for key, score, reason, evidence in ranked)
+
+
+def _category_key(product: Any) -> str:
+    if product is None:
+        return ""
+    path = hosts.get_adapter().get_category_path(product)
+    return " > ".join(path)
+
+
+def _finish(result: Recommendations, limit: int, *, anchor: Any = None, same_shop: bool = False,
+            same_category: bool = False) -> Recommendations:
+    """Load the host's products (one query), drop unavailable ones and apply request filters."""
+    if not result.items:
+        return result
+    adapter = hosts.get_adapter()
+    keys = [i.key for i in result.items[: limit * 4]]
+    objects = {str(p.pk): p for p in adapter.get_queryset().filter(pk__in=keys)}
+    shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
+    category = _category_key(anchor) if same_category else ""
+    kept = []
+    for item in result.items:
+        product = objects.get(item.key)
+        if product is None or not adapter.is_available(product):
+            continue
+        if shop and adapter.get_shop(product) != shop:
+            continue
+        if category and _category_key(product) != category:
+            continue
+        kept.append(replace(item, obj=product, position=len(kept) + 1))
+        if len(kept) == limit:
+            break
+    return replace(result, items=tuple(kept))

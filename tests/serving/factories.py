@@ -1,0 +1,29 @@
+"""Publish small score tables by hand, to test serving apart from training."""
+
+import pandas as pd
+
+from goodsassoc.models import ModelVersion
+from goodsassoc.publishing import PublishTables, publish, write_version
+
+
+def tables(related=(), shopper_items=(), shopper_shops=(), popular=()) -> PublishTables:
+    return PublishTables(
+        related=pd.DataFrame(list(related), columns=["product_key", "rank", "related_key", "score", "popularity",
+                                                     "reason", "evidence"]),
+        shopper_items=pd.DataFrame(list(shopper_items), columns=["shopper_key", "product_key", "repeat", "taste"]),
+        shopper_shops=pd.DataFrame(list(shopper_shops), columns=["shopper_key", "rank", "shop_key", "score",
+                                                                 "reason", "evidence"]),
+        popular=pd.DataFrame(list(popular), columns=["scope", "scope_key", "rank", "product_key", "score", "baskets"]),
+    )
+
+
+def publish_version(t: PublishTables, weights=None) -> ModelVersion:
+    version = ModelVersion.objects.create(params={"weights": weights or {}})
+    write_version(version.pk, t)
+    publish(version)
+    return version
+
+
+def related_rows(anchor, *targets, reason="bought_together"):
+    return [(anchor, rank, target, 1.0 - rank / 10, 0.5, reason, {"baskets_together": 10 - rank})
+            for rank, target in enumerate(targets)]

@@ -1,0 +1,130 @@
+"""The read API: reasons, rules, fallbacks, availability, the query budget and caching."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from goodsassoc.models import MerchantRule
+from goodsassoc.privacy import Identity
+from goodsassoc.selectors import cart_recommendations, related_products, shops_for_shopper
+from tests.serving.factories import publish_version, related_rows, tables
+
+
+@pytest.fixture(autouse=True)
+def _cold_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def served(articles, sellers):
+    return publish_version(tables(
+        related=related_rows("SKU-1", "SKU-2", "SKU-3", "SKU-4") + related_rows("SKU-3", "SKU-4"),
+        shopper_items=[("shopper-a", "SKU-4", 0.5, 0.1)],
+        shopper_shops=[("shopper-a", 0, str(sellers[1].pk), 0.9, "shoppers_like_you", {}),
+                       ("", 0, str(sellers[0].pk), 0.7, "popular_shop", {})],
+        popular=[("all", "", 0, "SKU-2", 1.0, 30), ("all", "", 1, "SKU-1", 0.8, 20),
+                 ("category", "Home > Kitchen > Knives", 0, "SKU-2", 1.0, 12)],
+    ), weights={"cart_repeat": 1.0, "cart_taste": 0.01, "cart_pop": 0.01})
+
+
+def keys(result):
+    return [item.key for item in result]
+
+
+def test_related_products_with_reasons_and_tracking_data(served, articles):
+    result = related_products(articles[0], limit=3)
+    assert keys(result) == ["SKU-2", "SKU-3", "SKU-4"]
+    assert [i.position for i in result] == [1, 2, 3]
+    assert result.items[0].text == "Bought together 10 times"
+    assert result.items[0].obj == articles[1]
+    assert result.model_version == served.pk and result.strategy == "model"
+    assert len(result.request_id) == 32
+
+
+def test_unavailable_products_are_left_out(served, articles):
+    articles[1].in_stock = False
+    articles[1].save()
+    assert keys(related_products(articles[0], limit=3)) == ["SKU-3", "SKU-4"]
+
+
+def test_same_shop_and_same_category_filters(served, articles):
+    assert keys(related_products(articles[0], limit=3, same_shop=True)) == ["SKU-2"]
+    assert keys(related_products(articles[0], limit=3, same_category=True)) == ["SKU-2"]
+
+
+def test_merchant_rules_pin_boost_block(served, articles):
+    MerchantRule.objects.create(action="block", anchor_key="SKU-1", target_key="SKU-2")
+    MerchantRule.objects.create(action="pin", target_key="SKU-4")
+    MerchantRule.objects.create(action="block", widget="cart", target_key="SKU-3")  # other widget
+    result = related_products(articles[0], limit=3)
+    assert keys(result) == ["SKU-4", "SKU-3"]
+    assert result.items[0].reason == "merchant_pick"
+
+
+def test_a_product_without_neighbours_gets_popular_items_of_its_category(served, articles):
+    result = related_products(articles[1], limit=3)  # SKU-2 has no neighbours
+    assert result.strategy == "popular_in_category"
+    assert keys(result) == []  # the only popular item of its category is itself
+
+
+def test_cart_recommendations_blend_cart_and_shopper(served, articles):
+    result = cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a"), limit=3)
+    # SKU-4: bought with SKU-1 (0.7) plus the shopper's own repeat share (0.5) beats SKU-2 (1.0 + popularity)
+    assert keys(result) == ["SKU-4", "SKU-2", "SKU-3"]
+    assert result.items[0].reason == "bought_together"
+    stranger = cart_recommendations([articles[0]], identity=None, limit=3)
+    assert keys(stranger) == ["SKU-2", "SKU-3", "SKU-4"]
+    # A cart whose item has no neighbours: the shopper's own habit leads.
+    alone = cart_recommendations([articles[1]], identity=Identity(user_pseudonym="shopper-a"), limit=3)
+    assert keys(alone)[0] == "SKU-4"
+    assert alone.items[0].reason == "bought_before"
+    assert "SKU-2" not in keys(alone)  # never what is already in the cart
+
+
+def test_empty_cart_for_a_stranger_gets_popular_items(served):
+    result = cart_recommendations([], identity=None, limit=2)
+    assert keys(result) == ["SKU-2", "SKU-1"] and result.strategy == "popular"
+
+
+def test_shops_for_known_and_unknown_shoppers(served, sellers):
+    assert keys(shops_for_shopper(Identity(user_pseudonym="shopper-a"))) == [str(sellers[1].pk)]
+    stranger = shops_for_shopper(Identity(anonymous_id="0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e01"))
+    assert keys(stranger) == [str(sellers[0].pk)] and stranger.strategy == "popular"
+
+
+def test_nothing_published_yet_gives_empty_widgets(articles):
+    assert keys(related_products(articles[0])) == []
+    assert keys(cart_recommendations([articles[0]])) == []
+
+
+@pytest.mark.parametrize("widget", ["related", "cart", "shops"])
+def test_query_budget_two_cold_none_warm(served, articles, widget):
+    call = {
+        "related": lambda: related_products(articles[0], limit=3),
+        "cart": lambda: cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a")),
+        "shops": lambda: shops_for_shopper(Identity(user_pseudonym="shopper-a")),
+    }[widget]
+    cache.clear()
+    with CaptureQueriesContext(connection) as cold:
+        first = call()
+    assert len(first) and len(cold) <= 2, [q["sql"][:80] for q in cold]
+    with CaptureQueriesContext(connection) as warm:
+        second = call()
+    assert keys(second) == keys(first)
+    assert second.request_id != first.request_id
+    assert len(warm) <= 1  # the host's products for rendering
+
+
+def test_publishing_invalidates_cached_widgets(served, articles):
+    assert keys(related_products(articles[0], limit=3))[0] == "SKU-2"
+    publish_version(tables(related=related_rows("SKU-1", "SKU-3", "SKU-2")))
+    assert keys(related_products(articles[0], limit=3)) == ["SKU-3", "SKU-2"]
+
+
+def test_a_broken_cache_does_not_break_widgets(served, articles, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                                   "LOCATION": "127.0.0.1:1"}}
+    assert keys(related_products(articles[0], limit=3)) == ["SKU-2", "SKU-3", "SKU-4"]
