@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from goodsassoc import hosts, rules
@@ -51,7 +51,9 @@ class Recommendation:
     evidence: dict
     position: int = 0
     text: str = ""
-    obj: Any = None  # the host's product or shop
+    title: str = ""
+    price: float | None = None
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,35 +186,33 @@ def shopper_key(identity: Identity | None) -> str:
 
 
 def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendations]) -> Recommendations:
-    """Results are cached per served version, so a publish invalidates them all at once."""
+    """Results are cached per served version, so a publish invalidates them all at once.
+
+    A cached result holds what rendering needs (titles, prices, links), so a warm widget
+    costs no query at all.
+    """
     try:
         served = cache.get(STATE_CACHE_KEY)
     except Exception:
         served = None
     digest = hashlib.sha256(json.dumps([widget, *parts], default=str).encode()).hexdigest()[:32]
-    key = f"goodsassoc:w:{served}:{digest}" if served is not None else None
-    if key:
+    if served is not None:
         try:
-            hit = cache.get(key)
+            hit = cache.get(f"goodsassoc:w:{served}:{digest}")
         except Exception:
             hit = None
         if hit is not None:
             return replace(hit, request_id=uuid.uuid4().hex)
     result = compute()
+    version = served if served is not None else result.model_version
     try:
-        if served is None and result.model_version is not None:
-            cache.add(STATE_CACHE_KEY, result.model_version, ga_settings.SERVED_VERSION_CACHE_SECONDS)
-            key = f"goodsassoc:w:{result.model_version}:{digest}"
-        if key:
-            cache.set(key, replace(result, items=tuple(replace(i, obj=None) for i in result.items)),
-                      ga_settings.WIDGET_CACHE_SECONDS)
+        if served is None and version is not None:
+            cache.add(STATE_CACHE_KEY, version, ga_settings.SERVED_VERSION_CACHE_SECONDS)
+        if version is not None:
+            cache.set(f"goodsassoc:w:{version}:{digest}", result, ga_settings.WIDGET_CACHE_SECONDS)
     except Exception:
         logger.warning("goodsassoc: cache unavailable; widgets are computed from the database")
     return result
-
-
-def _attach(result: Recommendations, objects: dict[str, Any]) -> Recommendations:
-    return replace(result, items=tuple(replace(i, obj=objects.get(i.key)) for i in result.items))
 
 
 def _safe(widget: str, func: Callable[[], Recommendations]) -> Recommendations:
@@ -225,15 +225,20 @@ def _safe(widget: str, func: Callable[[], Recommendations]) -> Recommendations:
 
 # --- the widgets -----------------------------------------------------------------------------
 
+UNKNOWN_PRODUCT = "unknown_product"
+
 
 def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, same_category: bool = False,
                      exclude: Iterable[Any] = ()) -> Recommendations:
-    """Products to show on ``product``'s page, best first, with their reasons."""
+    """Products to show on ``product``'s page (an instance or a key), best first, with their reasons."""
     key = hosts.to_key(product)
     excluded = sorted({hosts.to_key(x) for x in exclude} | {key})
-    anchor = product if not isinstance(product, (str, int)) else None
+    given = product if isinstance(product, models.Model) else None
 
     def compute() -> Recommendations:
+        anchor = given if given is not None else _load_product(key)
+        if anchor is None:
+            return Recommendations("related", strategy=UNKNOWN_PRODUCT)
         category = _category_key(anchor)
         branches = [_related_branch([key]), _rules_branch("related", [key]),
                     _popular_branch("category" if category else "all", category, limit * 3)]
@@ -246,13 +251,10 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             seen = {c[0] for c in ranked}
             ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
                                   pins=not ranked)
-        return Recommendations("related", _items(ranked), strategy, rows.version)
-
-    def run() -> Recommendations:
-        result = _cached("related", [key, limit, excluded], compute)
+        result = Recommendations("related", _items(ranked), strategy, rows.version)
         return _finish(result, limit, anchor=anchor, same_shop=same_shop, same_category=same_category)
 
-    return _safe("related", run)
+    return _safe("related", lambda: _cached("related", [key, limit, excluded, same_shop, same_category], compute))
 
 
 def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = None, limit: int = 10,
@@ -276,13 +278,9 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         candidates = blend_cart(rows, keys)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
-        return Recommendations("cart", _items(ranked), strategy, rows.version)
+        return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit)
 
-    def run() -> Recommendations:
-        result = _cached("cart", [keys, shopper, limit, recent], compute)
-        return _finish(result, limit)
-
-    return _safe("cart", run)
+    return _safe("cart", lambda: _cached("cart", [keys, shopper, limit, recent], compute))
 
 
 def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
@@ -327,18 +325,16 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         own = [r for r in rows.shops if shopper and r[0] == shopper]
         chosen = own or [r for r in rows.shops if r[0] == ""]
         strategy = "model" if own else "popular"
-        items = [(b, s, reason, _json(ev)) for _, b, s, reason, ev, _ in sorted(chosen, key=lambda r: r[5])]
-        return Recommendations("shops", _items(items), strategy, rows.version)
-
-    def run() -> Recommendations:
-        result = _cached("shops", [shopper, limit], compute)
+        items = _items([(b, s, reason, _json(ev)) for _, b, s, reason, ev, _ in sorted(chosen, key=lambda r: r[5])])
         model = hosts.shop_model()
-        if model is None or not result.items:
-            return result
-        objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[i.key for i in result.items])}
-        return _attach(replace(result, items=tuple(i for i in result.items if i.key in objects)), objects)
+        if model is None or not items:
+            return Recommendations("shops", (), strategy, rows.version)
+        objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[i.key for i in items])}
+        kept = [replace(i, position=n + 1, title=str(objects[i.key]), url=_url(objects[i.key]))
+                for n, i in enumerate(i for i in items if i.key in objects)]
+        return Recommendations("shops", tuple(kept), strategy, rows.version)
 
-    return _safe("shops", run)
+    return _safe("shops", lambda: _cached("shops", [shopper, limit], compute))
 
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -347,6 +343,19 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
 def _items(ranked: Sequence[tuple[str, float, str, dict]]) -> tuple[Recommendation, ...]:
     return tuple(Recommendation(key, score, reason, evidence, text=describe(reason, evidence))
                  for key, score, reason, evidence in ranked)
+
+
+def _url(obj: Any) -> str:
+    return obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+
+
+def _load_product(key: str) -> Any:
+    model = hosts.product_model()
+    try:
+        pk = model._meta.pk.to_python(key)
+    except Exception:
+        return None
+    return hosts.get_adapter().get_queryset().filter(pk=pk).first()
 
 
 def _category_key(product: Any) -> str:
@@ -358,7 +367,8 @@ def _category_key(product: Any) -> str:
 
 def _finish(result: Recommendations, limit: int, *, anchor: Any = None, same_shop: bool = False,
             same_category: bool = False) -> Recommendations:
-    """Load the host's products (one query), drop unavailable ones and apply request filters."""
+    """Load the host's products (one query), drop unavailable ones, apply request filters, and
+    keep what rendering needs."""
     if not result.items:
         return result
     adapter = hosts.get_adapter()
@@ -375,7 +385,8 @@ def _finish(result: Recommendations, limit: int, *, anchor: Any = None, same_sho
             continue
         if category and _category_key(product) != category:
             continue
-        kept.append(replace(item, obj=product, position=len(kept) + 1))
+        kept.append(replace(item, position=len(kept) + 1, title=adapter.get_title(product),
+                            price=adapter.get_price(product), url=_url(product)))
         if len(kept) == limit:
             break
     return replace(result, items=tuple(kept))

@@ -42,3 +42,25 @@ class EventErrorSerializer(serializers.Serializer):
 class ErrorResponseSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = EventErrorSerializer(many=True)
+
+
+class RecommendationSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1-based position as shown; send it back with click events.")
+    key = serializers.CharField(help_text="The product's (or shop's) primary key.")
+    title = serializers.CharField()
+    price = serializers.FloatField(required=False, allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    score = serializers.FloatField()
+    reason = serializers.CharField(help_text="bought_together, similar_item, popular, bought_before, "
+                                             "matches_your_taste, merchant_pick, shop_you_use, shoppers_like_you, "
+                                             "popular_shop")
+    reason_text = serializers.CharField(help_text="The reason in words, e.g. 'Bought together 132 times'.")
+    evidence = serializers.DictField(help_text="The figures behind the reason.")
+
+
+class RecommendationsSerializer(serializers.Serializer):
+    widget = serializers.ChoiceField(choices=["related", "cart", "shops"])
+    request_id = serializers.CharField(help_text="Identifies this response in impression and click events.")
+    model_version = serializers.IntegerField(allow_null=True)
+    strategy = serializers.CharField(help_text="model, popular_in_category, popular, or error")
+    items = RecommendationSerializer(many=True)

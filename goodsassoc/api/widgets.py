@@ -1,0 +1,107 @@
+"""The three widgets as JSON, for JavaScript storefronts: the same selectors as the template tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from goodsassoc import selectors
+from goodsassoc.api.serializers import ErrorResponseSerializer, RecommendationsSerializer
+from goodsassoc.privacy import identity_for_request
+
+MAX_LIMIT = 50
+
+
+class WidgetQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=10)
+    same_shop = serializers.BooleanField(default=False)
+    same_category = serializers.BooleanField(default=False)
+    items = serializers.CharField(required=False, allow_blank=True, default="",
+                                  help_text="Comma-separated product keys in the cart.")
+
+
+def _bad_query(errors: dict[str, Any]) -> Response:
+    flat = [{"field": name, "message": " ".join(str(m) for m in messages)} for name, messages in errors.items()]
+    return Response({"detail": "Invalid query parameters.", "errors": flat}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _payload(result: selectors.Recommendations) -> dict[str, Any]:
+    items = [{"position": i.position, "key": i.key, "title": i.title, "price": i.price, "url": i.url or None,
+              "score": round(i.score, 6), "reason": i.reason, "reason_text": i.text, "evidence": i.evidence}
+             for i in result]
+    return {"widget": result.widget, "request_id": result.request_id, "model_version": result.model_version,
+            "strategy": result.strategy, "items": items}
+
+
+class _WidgetView(APIView):
+    permission_classes = [AllowAny]
+    schema = AutoSchema()
+
+    def query(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
+        query = WidgetQuery(data=request.query_params)
+        if not query.is_valid():
+            return None, _bad_query(query.errors)
+        return query.validated_data, None
+
+
+LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description=f"How many items (1-{MAX_LIMIT}, default 10).")
+RESPONSES = {200: RecommendationsSerializer, 400: OpenApiResponse(ErrorResponseSerializer)}
+
+
+@extend_schema(
+    operation_id="goodsassoc_related", tags=["widgets"], responses={**RESPONSES, 404: ErrorResponseSerializer},
+    parameters=[LIMIT, OpenApiParameter("same_shop", OpenApiTypes.BOOL, description="Only the product's own shop."),
+                OpenApiParameter("same_category", OpenApiTypes.BOOL, description="Only the product's category.")],
+)
+class RelatedView(_WidgetView):
+    """Related products for a product page."""
+
+    def get(self, request: Request, product: str) -> Response:
+        options, error = self.query(request)
+        if error:
+            return error
+        result = selectors.related_products(product, limit=options["limit"], same_shop=options["same_shop"],
+                                            same_category=options["same_category"])
+        if result.strategy == selectors.UNKNOWN_PRODUCT:
+            return Response({"detail": "Unknown product.", "errors": [{"field": "product", "message":
+                             f"No product with key {product!r}."}]}, status=status.HTTP_404_NOT_FOUND)
+        return Response(_payload(result))
+
+
+@extend_schema(
+    operation_id="goodsassoc_cart", tags=["widgets"], responses=RESPONSES,
+    parameters=[LIMIT, OpenApiParameter("items", OpenApiTypes.STR, description="Comma-separated product keys.")],
+)
+class CartView(_WidgetView):
+    """Recommendations that complete a cart, for the current shopper."""
+
+    def get(self, request: Request) -> Response:
+        options, error = self.query(request)
+        if error:
+            return error
+        items = [k.strip() for k in options["items"].split(",") if k.strip()]
+        if len(items) > 100:
+            return _bad_query({"items": ["At most 100 products."]})
+        result = selectors.cart_recommendations(items, identity=identity_for_request(request, request.user),
+                                                limit=options["limit"])
+        return Response(_payload(result))
+
+
+@extend_schema(operation_id="goodsassoc_shops", tags=["widgets"], responses=RESPONSES, parameters=[LIMIT])
+class ShopsView(_WidgetView):
+    """Shops the current shopper may like, including ones they have not used yet."""
+
+    def get(self, request: Request) -> Response:
+        options, error = self.query(request)
+        if error:
+            return error
+        result = selectors.shops_for_shopper(identity_for_request(request, request.user), limit=options["limit"])
+        return Response(_payload(result))

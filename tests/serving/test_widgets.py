@@ -1,0 +1,102 @@
+"""Template tags and JSON endpoints over the same selectors."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.template import Context, Template
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from goodsassoc.privacy import ShopperIdentity, pseudonymise
+from tests.serving.factories import publish_version, related_rows, tables
+
+
+@pytest.fixture(autouse=True)
+def _cold_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def served(articles, sellers, shopper):
+    return publish_version(tables(
+        related=related_rows("SKU-1", "SKU-2", "SKU-3") + related_rows("SKU-2", "SKU-1"),
+        shopper_items=[(pseudonymise(shopper.pk), "SKU-4", 0.5, 0.1)],
+        shopper_shops=[("", 0, str(sellers[0].pk), 0.7, "popular_shop", {})],
+        popular=[("all", "", 0, "SKU-2", 1.0, 30)],
+    ))
+
+
+def render(text, **context):
+    request = RequestFactory().get("/")
+    request.user = context.pop("user", None)
+    request.goodsassoc = ShopperIdentity(request)
+    return Template("{% load goodsassoc_tags %}" + text).render(Context({"request": request, **context}))
+
+
+@pytest.mark.parametrize(("tag", "queries_cold"), [
+    ("{% related_products product limit=2 %}", 2),
+    ("{% cart_recommendations cart limit=2 %}", 2),
+    ("{% shops_you_may_like limit=2 %}", 2),
+])
+def test_each_widget_renders_within_its_query_budget(served, articles, shopper, tag, queries_cold):
+    with CaptureQueriesContext(connection) as cold:
+        html = render(tag, product=articles[0], cart=[articles[0]], user=shopper)
+    assert 'data-goodsassoc-request="' in html and "goodsassoc-item" in html
+    assert len(cold) <= queries_cold
+    with CaptureQueriesContext(connection) as warm:
+        again = render(tag, product=articles[0], cart=[articles[0]], user=shopper)
+    assert len(warm) == 0
+    assert again.count("goodsassoc-item") == html.count("goodsassoc-item")
+
+
+def test_related_widget_shows_reasons_and_escapes_product_text(served, articles):
+    articles[1].headline = "<script>alert(1)</script> Whetstone"
+    articles[1].save()
+    html = render("{% related_products product limit=2 %}", product=articles[0])
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "Bought together 10 times" in html
+    assert 'data-goodsassoc-position="1"' in html and f'data-goodsassoc-version="{served.pk}"' in html
+
+
+def test_a_widget_problem_renders_nothing_instead_of_breaking(articles, monkeypatch):
+    from goodsassoc import selectors
+
+    monkeypatch.setattr(selectors, "_fetch", lambda branches: 1 / 0)
+    assert render("{% related_products product %}", product=articles[0]).strip() == ""
+
+
+def test_related_endpoint(served, articles):
+    body = Client().get("/goodsassoc/api/related/SKU-1/?limit=2").json()
+    assert [i["key"] for i in body["items"]] == ["SKU-2", "SKU-3"]
+    first = body["items"][0]
+    assert (first["position"], first["title"], first["reason"], first["reason_text"]) == (
+        1, "Whetstone", "bought_together", "Bought together 10 times")
+    assert body["model_version"] == served.pk and body["strategy"] == "model" and body["request_id"]
+
+
+def test_related_endpoint_errors(served):
+    assert Client().get("/goodsassoc/api/related/NOPE/").status_code == 404
+    response = Client().get("/goodsassoc/api/related/SKU-1/?limit=500")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "limit"
+
+
+def test_cart_endpoint_uses_the_shopper(served, articles, shopper):
+    client = Client()
+    client.force_login(shopper)
+    body = client.get("/goodsassoc/api/cart/?items=SKU-3&limit=3").json()
+    assert body["items"][0]["key"] == "SKU-4" and body["items"][0]["reason"] == "bought_before"
+    assert "SKU-3" not in [i["key"] for i in body["items"]]
+
+
+def test_shops_endpoint(served, sellers):
+    body = Client().get("/goodsassoc/api/shops/").json()
+    assert [i["key"] for i in body["items"]] == [str(sellers[0].pk)]
+    assert body["items"][0]["title"] == str(sellers[0])
+
+
+def test_schema_documents_every_endpoint(db):
+    schema = Client().get("/goodsassoc/api/schema/?format=json").json()
+    assert set(schema["paths"]) == {"/goodsassoc/api/events/", "/goodsassoc/api/related/{product}/",
+                                    "/goodsassoc/api/cart/", "/goodsassoc/api/shops/"}
+    assert "Recommendations" in schema["components"]["schemas"]
