@@ -7,6 +7,7 @@ and keeps primary keys stable: goodsassoc keys its history on them.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,13 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from tqdm import tqdm
 
 from shop_demo.cj_data import DemoData
 from shop_demo.models import Brand, Category, Department, Manufacturer, Order, OrderLine, Product, ProductType, Store
 
 BATCH_SIZE = 2000
+COPY_CHUNK = 100_000
 IMPORT_COLUMNS = ["user_id", "basket_id", "item_id", "shop_id", "ts", "quantity", "price"]
 
 
@@ -168,16 +170,50 @@ def _write_orders(data: DemoData, progress: bool, result: LoadResult) -> None:
     result.order_pks = {int(b): pk for b, pk in lookup if b in wanted}
 
     lines = data.lines
-    orders = lines["basket"].map(result.order_pks)
-    products = lines["product"].map(result.product_pks)
-    rows = (
-        OrderLine(order_id=int(o), product_id=int(p), quantity=int(q), unit_price=_money(u), line_value=_money(v))
-        for o, p, q, u, v in zip(
-            orders, products, lines["quantity"], lines["unit_price"], lines["line_value"], strict=True
-        )
+    table = pd.DataFrame(
+        {
+            "order_id": lines["basket"].map(result.order_pks).astype("int64"),
+            "product_id": lines["product"].map(result.product_pks).astype("int64"),
+            "quantity": lines["quantity"].astype("int64"),
+            "unit_price": lines["unit_price"],
+            "line_value": lines["line_value"],
+        }
     )
-    _upsert(OrderLine, rows, len(lines), ["order", "product"], ["quantity", "unit_price", "line_value"], progress)
+    if connection.vendor == "postgresql":
+        _copy_lines_postgresql(table, progress)
+    else:
+        rows = (
+            OrderLine(order_id=o, product_id=p, quantity=q, unit_price=_money(u), line_value=_money(v))
+            for o, p, q, u, v in table.itertuples(index=False, name=None)
+        )
+        update = ["quantity", "unit_price", "line_value"]
+        _upsert(OrderLine, rows, len(table), ["order", "product"], update, progress)
     result.counts.update(orders=len(baskets), order_lines=len(lines))
+
+
+def _copy_lines_postgresql(table: pd.DataFrame, progress: bool) -> None:
+    """Order lines through COPY and one upsert: several times faster than bulk_create for the full data."""
+    columns = ", ".join(table.columns)
+    target = OrderLine._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE shop_demo_line_stage (order_id bigint, product_id bigint, quantity integer,"
+            " unit_price numeric(10, 2), line_value numeric(12, 2)) ON COMMIT DROP"
+        )
+        with tqdm(total=len(table), desc=f"{'order lines':>15}", unit="row", disable=not progress) as bar:
+            for start in range(0, len(table), COPY_CHUNK):
+                chunk = table.iloc[start : start + COPY_CHUNK]
+                buffer = io.StringIO()
+                chunk.to_csv(buffer, index=False, header=False, float_format="%.2f")
+                with cursor.copy(f"COPY shop_demo_line_stage ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                    copy.write(buffer.getvalue())
+                bar.update(len(chunk))
+        cursor.execute(
+            f"INSERT INTO {target} ({columns}) SELECT {columns} FROM shop_demo_line_stage"
+            " ON CONFLICT (order_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity,"
+            " unit_price = EXCLUDED.unit_price, line_value = EXCLUDED.line_value"
+        )
+        cursor.execute("DROP TABLE shop_demo_line_stage")
 
 
 def write(data: DemoData, password_hash: str, progress: bool = True) -> LoadResult:
