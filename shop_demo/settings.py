@@ -2,7 +2,7 @@
 
 SQLite under ``var/`` by default; PostgreSQL with ``GOODSASSOC_DB=postgres``
 (``PG*`` variables) or a ``DATABASE_URL`` such as
-``postgres://user:pass@host:5432/name`` or ``sqlite:///path/to/db.sqlite3``.
+``postgres://user:pass@host:5432/name`` or ``sqlite:////absolute/path.sqlite3``.
 """
 
 import os
@@ -65,7 +65,8 @@ def _database_from_url(url: str) -> dict:
     """Parse a DATABASE_URL by hand to stay dependency-free."""
     parts = urlparse(url)
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or ":memory:"}
+        # sqlite:///relative/path, sqlite:////absolute/path, sqlite:// for in-memory
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path)[1:] or ":memory:"}
     if parts.scheme in ("postgres", "postgresql", "pgsql"):
         return {
             "ENGINE": "django.db.backends.postgresql",
