@@ -1,0 +1,302 @@
+"""The shipped recommender: the TensorFlow item vectors blended with co-occurrence, repeat and popularity.
+
+``fit_recommender`` is the one public fit function: it trains the TF model with early stopping on the
+last 30 days of the given lines, tunes the blend weights per task on that same validation period,
+and builds the serving tables from all lines. TensorFlow is imported only while training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from goodsassoc.engine import metrics, peers
+from goodsassoc.engine.data import SPLIT_DAYS, TrainData, cooccurrence, encode, normalize_items, normalize_lines, time_split
+from goodsassoc.engine.scoring import (
+    RelatedCandidates,
+    ServingTables,
+    Weights,
+    blend_shops,
+    cart_scores,
+    dedupe,
+    exact_top,
+    lookup,
+    rank,
+    related_candidates,
+    row_top,
+    shop_components,
+)
+from goodsassoc.engine.train import TrainConfig, TrainedEmbeddings, train_embeddings
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RecommenderConfig:
+    """What ``fit_recommender`` needs besides the data."""
+
+    k: int = 50  # neighbours kept per item
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(val_days=SPLIT_DAYS))
+    tune: bool = True
+    tune_sample: int = 5000
+    repeat_items: int = 200
+    taste_items: int = 100
+    seed: int = 0
+
+
+@dataclass
+class Fitted:
+    """A fitted recommender: serving tables plus what the artifact records."""
+
+    tables: ServingTables
+    embeddings: np.ndarray
+    items: pd.DataFrame
+    neighbour_evidence: dict[str, np.ndarray]  # aligned with tables.neighbours.data
+    tuning: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+
+def user_vectors(user_items: sp.csr_matrix, emb: np.ndarray) -> np.ndarray:
+    """A shopper is the normalised, log-count weighted sum of their items' vectors."""
+    w = user_items.copy().astype(np.float32)
+    w.data = np.log1p(w.data)
+    return _unit(np.asarray(w @ emb))
+
+
+def shop_vectors(item_shops: sp.csr_matrix, emb: np.ndarray) -> np.ndarray:
+    w = item_shops.T.tocsr().astype(np.float32)
+    w.data = np.log1p(w.data)
+    return _unit(np.asarray(w @ emb))
+
+
+def _pop_score(counts: np.ndarray) -> np.ndarray:
+    return (np.log1p(counts) / np.log1p(max(counts.max(), 1.0))).astype(np.float32)
+
+
+def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: np.ndarray | None = None,
+                    batch: int = 2048, on_progress: Progress | None = None) -> tuple[sp.csr_matrix, dict]:
+    """Top-``k`` blended neighbours of ``rows`` (all items by default) as a CSR, plus the evidence per entry."""
+    counts = data.item_popularity
+    cooc = cooccurrence(data)
+    pop = _pop_score(counts)
+    rows = np.arange(data.n_items) if rows is None else rows
+    r_all, c_all, s_all, t_all, f_all = [], [], [], [], []
+    for s in range(0, len(rows), batch):
+        a = rows[s : s + batch]
+        cands = related_candidates(a, cooc, counts, emb, pop)
+        top, score, idx = rank(cands.cand, cands.score(w, counts), k, with_positions=True)
+        ok = top >= 0
+        rr = np.repeat(a[:, None], top.shape[1], axis=1)[ok]
+        r_all.append(rr)
+        c_all.append(top[ok])
+        s_all.append(score[ok])
+        t_all.append(np.take_along_axis(cands.together, idx, 1)[ok])
+        f_all.append(np.take_along_axis(cands.tf, idx, 1)[ok])
+        if on_progress:
+            on_progress("neighbours", min(s + batch, len(rows)), len(rows))
+    r, c = np.concatenate(r_all), np.concatenate(c_all)
+    order = np.lexsort((c, r))
+    m = sp.csr_matrix((np.concatenate(s_all)[order].astype(np.float32), (r[order], c[order])),
+                      shape=(data.n_items, data.n_items))
+    evidence = {"baskets_together": np.concatenate(t_all)[order].astype(np.int64),
+                "similarity": np.concatenate(f_all)[order].astype(np.float32)}
+    return m, evidence
+
+
+def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderConfig,
+                 rows: np.ndarray | None = None, on_progress: Progress | None = None) -> tuple[ServingTables, dict]:
+    """Everything the request path needs, from training data, item vectors and blend weights."""
+    nb, evidence = neighbour_table(data, emb, w, cfg.k, rows, on_progress=on_progress)
+    n_u = np.bincount(data.basket_user[data.basket_user >= 0], minlength=data.n_users).astype(np.float32)
+    ub = data.user_items.copy()
+    ub.data = np.minimum(ub.data, 1e9)
+    rep = (sp.diags(1.0 / np.maximum(n_u, 1.0)) @ ub).tocsr()
+    rep = _keep_top(rep, cfg.repeat_items)
+    uv = user_vectors(data.user_items, emb)
+    idx, sims = exact_top(emb, uv, cfg.taste_items)
+    taste = sp.csr_matrix((np.maximum(sims, 0).ravel(), (np.repeat(np.arange(data.n_users), idx.shape[1]), idx.ravel())),
+                          shape=(data.n_users, data.n_items))
+    comp = shop_components(data.user_shops, uv, shop_vectors(data.item_shops, emb))
+    tables = ServingTables(
+        item_ids=data.item_ids, user_ids=data.user_ids, shop_ids=data.shop_ids, neighbours=nb,
+        item_baskets=data.item_popularity.astype(np.int64), repeat=rep, taste=taste.tocsr(),
+        shop_affinity=blend_shops(comp, w).astype(np.float32),
+        shop_baskets=np.asarray(data.user_shops.sum(axis=0)).ravel().astype(np.int64),
+        shop_used=data.user_shops.tocsr(), weights=w,
+    )
+    return tables, evidence
+
+
+def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    top = row_top(m, k)
+    vals = lookup(m, np.arange(m.shape[0]), top)
+    ok = top >= 0
+    r = np.repeat(np.arange(m.shape[0]), top.shape[1]).reshape(top.shape)[ok]
+    return sp.csr_matrix((vals[ok], (r, top[ok])), shape=m.shape)
+
+
+# --- tuning on the validation period -------------------------------------------------------------
+
+REL_GRID = [(a, t, p) for a in (0.0, 0.2, 0.4) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+            for p in (0.0, 0.005, 0.02, 0.05)]
+CART_GRID = [(r, t, p) for r in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0) for t in (0.0, 0.01, 0.03, 0.1)
+             for p in (0.0, 0.01, 0.05, 0.2)]
+SHOP_GRID = [(n, t, p) for n in (0.0, 0.1, 0.3, 1.0, 3.0) for t in (0.0, 0.01, 0.05, 0.2) for p in (0.0, 0.1, 0.5)]
+
+
+def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
+    return float(np.mean([metrics.ndcg(r, s, k) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
+
+
+def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tuple[Weights, dict]:
+    """Grid-search the blend weights per task on the validation queries (NDCG@10)."""
+    w, report = Weights(), {}
+    counts = val_data.item_popularity
+    cands: RelatedCandidates = related_candidates(vq.anchors, cooccurrence(val_data), counts, emb, _pop_score(counts))
+    best = (-1.0, None)
+    for a, t, p in REL_GRID:
+        w.alpha, w.related_tf, w.related_pop = a, t, p
+        top, _ = rank(cands.cand, cands.score(w, counts), 10)
+        best = max(best, (_ndcg_rows(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
+    (w.alpha, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
+    # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
+    rows = np.unique(vq.carts.indices)
+    tables, _ = build_tables(val_data, emb, w, cfg, rows)
+    parts = {"nb": (vq.carts @ tables.neighbours).tocsr()}
+    users = vq.cart_users
+    safe = np.where(users >= 0, users, 0)
+    mask = sp.diags((users >= 0).astype(np.float32))
+    parts["rep"], parts["taste"] = (mask @ tables.repeat[safe]).tocsr(), (mask @ tables.taste[safe]).tocsr()
+    union = sum(abs(m) for m in parts.values()).tocsr()
+    union.data[:] = 1.0
+    width = max(int(np.diff(union.indptr).max()), 1)
+    cand = np.hstack([row_top(union, width), np.broadcast_to(np.argsort(-counts)[:50], (len(users), 50))])
+    cand = dedupe(cand)
+    cand[lookup(vq.carts, np.arange(len(users)), cand) > 0] = -1
+    vals = {k: lookup(m, np.arange(len(users)), cand) for k, m in parts.items()}
+    pop = _pop_score(counts)[np.maximum(cand, 0)]
+    rel = [[h] for h in vq.cart_hidden]
+    best = (-1.0, None)
+    for r, t, p in CART_GRID:
+        top, _ = rank(cand, vals["nb"] + r * vals["rep"] + t * vals["taste"] + p * pop, 10)
+        best = max(best, (_ndcg_rows(top, rel), (r, t, p)), key=lambda x: x[0])
+    (w.cart_repeat, w.cart_taste, w.cart_pop), report["cart"] = best[1], best[0]
+    # SHOPS: all shops are ranked; objective NDCG@10 plus a little recall on new shops.
+    uv = user_vectors(val_data.user_items, emb)
+    comp = shop_components(val_data.user_shops, uv, shop_vectors(val_data.item_shops, emb))
+    known = vq.shop_users >= 0
+    su = vq.shop_users[known]
+    rel = [r for r, k in zip(vq.shop_relevant, known, strict=True) if k]
+    new = [r for r, k in zip(vq.shop_new, known, strict=True) if k]
+    best = (-1.0, None)
+    for n, t, p in SHOP_GRID:
+        w.shop_knn, w.shop_tf, w.shop_pop = n, t, p
+        top = metrics.top_k(blend_shops(comp, w)[su], 10)
+        new_rec = np.mean([metrics.recall(r, s, 5) for r, s in zip(top, new, strict=True) if len(s)] or [0.0])
+        best = max(best, (_ndcg_rows(top, rel) + 0.1 * new_rec, (n, t, p)), key=lambda x: x[0])
+    (w.shop_knn, w.shop_tf, w.shop_pop), report["shops"] = best[1], best[0]
+    return w, report
+
+
+def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None = None,
+                    config: RecommenderConfig | None = None, on_progress: Progress | None = None,
+                    data: TrainData | None = None) -> Fitted:
+    """Fit the shipped recommender on interaction lines (protocol format) and item attributes."""
+    cfg = config or RecommenderConfig()
+    t0 = time.perf_counter()
+    if data is None:
+        lines = normalize_lines(lines)
+        data = encode(lines, normalize_items(items) if items is not None else None)
+    trained: TrainedEmbeddings = train_embeddings(data, cfg.train, on_progress)
+    w, report = Weights(), {}
+    if cfg.tune and data.lines is not None:
+        if on_progress:
+            on_progress("tune", 0, 1)
+        from goodsassoc.engine.protocol import build_queries
+
+        split = time_split(data.lines, int(cfg.train.val_days))
+        if len(split.train) and len(split.test):
+            val_data = encode(split.train, data.items)
+            vq = build_queries(split, val_data, cfg.seed, cfg.tune_sample, cfg.tune_sample)
+            pos = pd.Series(np.arange(data.n_items), index=data.item_ids.astype(str))
+            emb_v = trained.val_embeddings[pos.reindex(val_data.item_ids.astype(str)).to_numpy()]
+            w, report = tune(val_data, emb_v, vq, cfg)
+    tables, evidence = build_tables(data, trained.embeddings, w, cfg, on_progress=on_progress)
+    training = {"history": trained.history, "best_epoch": trained.best_epoch, "tf_seconds": trained.seconds,
+                "config": trained.config, "fit_seconds": time.perf_counter() - t0}
+    counts = {"lines": int(data.n_lines), "baskets": int(data.basket_items.shape[0]), "items": data.n_items,
+              "users": data.n_users, "shops": data.n_shops}
+    return Fitted(tables, trained.embeddings, data.items, evidence, {"weights": w.__dict__, "validation": report},
+                  training, counts)
+
+
+# --- the evaluation's view of it ---------------------------------------------------------------
+
+
+class Recommender(peers.Model):
+    """The shipped recommender behind the evaluation interface (it tunes itself on validation)."""
+
+    name = "shipped recommender (TF + statistics blend)"
+    self_tuning = True
+
+    def __init__(self, config: RecommenderConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or RecommenderConfig()
+
+    def _fit(self, data: TrainData) -> None:
+        self.fitted = fit_recommender(None, None, self.config, data=data)
+        data.cache["recommender"] = self.fitted
+        self.t = self.fitted.tables
+
+    def related(self, anchors: np.ndarray) -> np.ndarray:
+        out = np.broadcast_to(self.t.pop_score * 1e-3 - 10.0, (len(anchors), len(self.t.item_ids))).copy()
+        rows = self.t.neighbours[anchors].tocoo()
+        out[rows.row, rows.col] = rows.data
+        return out
+
+    def cart(self, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+        return cart_scores(self.t, carts, users)
+
+    def shops(self, users: np.ndarray) -> np.ndarray:
+        pop = self.t.shop_baskets / max(self.t.shop_baskets.sum(), 1)
+        out = np.broadcast_to(pop.astype(np.float32), (len(users), len(pop))).copy()
+        known = users >= 0
+        out[known] = self.t.shop_affinity[users[known]]
+        return out
+
+
+class TFOnly(peers.Model):
+    """The TensorFlow model alone: cosine of item vectors; carts and shoppers as mean vectors."""
+
+    name = "TF model alone"
+    self_tuning = True
+
+    def _fit(self, data: TrainData) -> None:
+        fitted = data.cache.get("recommender") or fit_recommender(None, None, RecommenderConfig(tune=False), data=data)
+        self.emb = fitted.embeddings
+        self.uv = user_vectors(data.user_items, self.emb)
+        self.sv = shop_vectors(data.item_shops, self.emb)
+
+    def related(self, anchors: np.ndarray) -> np.ndarray:
+        return self.emb[anchors] @ self.emb.T
+
+    def cart(self, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+        q = _unit(np.asarray(carts.astype(np.float32) @ self.emb))
+        known = users >= 0
+        q[known] = _unit(q[known] + self.uv[users[known]])
+        return q @ self.emb.T
+
+    def shops(self, users: np.ndarray) -> np.ndarray:
+        q = np.zeros((len(users), self.emb.shape[1]), np.float32)
+        q[users >= 0] = self.uv[users[users >= 0]]
+        return q @ self.sv.T

@@ -1,0 +1,302 @@
+"""Serving-side scoring: neighbour tables, cart completion, shop affinity and reasons.
+
+numpy / scipy / faiss only: no TensorFlow, so a web request or a forked Celery worker can use it.
+Everything the request path needs is in :class:`ServingTables`; ``complete_cart`` is the
+request-time function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+# Reason codes carried by every recommendation (the evidence dict says why in numbers).
+BOUGHT_TOGETHER = "bought_together"
+SIMILAR_ITEM = "similar_item"
+POPULAR = "popular"
+BOUGHT_BEFORE = "bought_before"
+YOUR_TASTE = "matches_your_taste"
+SHOP_USED = "shop_you_use"
+SHOP_SIMILAR = "shoppers_like_you"
+SHOP_POPULAR = "popular_shop"
+MIN_TOGETHER = 2  # baskets together before "bought together" is claimed
+
+
+@dataclass
+class Weights:
+    """Blend weights per task, tuned on validation (see ``recommender.py``)."""
+
+    alpha: float = 0.0  # co-occurrence normalisation: 0 = P(j | i), 0.5 = cosine
+    related_tf: float = 0.02
+    related_pop: float = 0.005
+    cart_repeat: float = 1.0
+    cart_taste: float = 0.01
+    cart_pop: float = 0.01
+    shop_knn: float = 0.3
+    shop_tf: float = 0.05
+    shop_pop: float = 0.1
+
+
+@dataclass
+class ServingTables:
+    """All a host needs at request time (plain arrays; see ``docs/engine.md`` for their published form)."""
+
+    item_ids: np.ndarray
+    user_ids: np.ndarray
+    shop_ids: np.ndarray
+    neighbours: sp.csr_matrix  # items x items: blended related score of the top-K neighbours per item
+    item_baskets: np.ndarray  # training baskets per item
+    repeat: sp.csr_matrix  # users x items: share of the user's baskets holding the item
+    taste: sp.csr_matrix  # users x items: model affinity of the user's top items (TF vectors, precomputed)
+    shop_affinity: np.ndarray  # users x shops, blended affinity (float32)
+    shop_baskets: np.ndarray  # training baskets per shop
+    shop_used: sp.csr_matrix | None = None  # users x shops: the user's training baskets per shop
+    weights: Weights = field(default_factory=Weights)
+    _index: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def pop_score(self) -> np.ndarray:
+        """Popularity on a 0..1 log scale (the blend's popularity component)."""
+        n = self.item_baskets.astype(np.float64)
+        return (np.log1p(n) / np.log1p(max(n.max(), 1.0))).astype(np.float32)
+
+    def index(self, kind: str) -> dict[str, int]:
+        if kind not in self._index:
+            ids = {"item": self.item_ids, "user": self.user_ids, "shop": self.shop_ids}[kind]
+            self._index[kind] = {str(v): i for i, v in enumerate(ids)}
+        return self._index[kind]
+
+
+# --- generic helpers ---------------------------------------------------------------------------
+
+
+def lookup(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Values m[rows[r], cols[r, c]] for a (n, M) candidate matrix; 0 where absent or col < 0."""
+    sub = m[rows].tocsr()
+    sub.sort_indices()
+    n_cols = m.shape[1]
+    keys = np.repeat(np.arange(sub.shape[0], dtype=np.int64), np.diff(sub.indptr)) * n_cols + sub.indices
+    q = np.arange(len(rows), dtype=np.int64)[:, None] * n_cols + np.maximum(cols, 0)
+    pos = np.searchsorted(keys, q)
+    pos = np.minimum(pos, max(len(keys) - 1, 0))
+    found = (keys[pos] == q) & (cols >= 0) if len(keys) else np.zeros(cols.shape, bool)
+    out = np.zeros(cols.shape, np.float32)
+    out[found] = sub.data[pos[found]]
+    return out
+
+
+def row_top(m: sp.csr_matrix, k: int) -> np.ndarray:
+    """(n, k) column indices of each row's ``k`` largest stored values, -1 padded."""
+    m = m.tocsr()
+    n = m.shape[0]
+    out = np.full((n, k), -1, np.int64)
+    lens = np.diff(m.indptr)
+    if m.nnz == 0 or k == 0:
+        return out
+    row = np.repeat(np.arange(n), lens)
+    order = np.lexsort((-m.data, row))
+    rank = np.arange(m.nnz) - m.indptr[row[order]]
+    keep = rank < k
+    out[row[order][keep], rank[keep]] = m.indices[order][keep]
+    return out
+
+
+def dedupe(cand: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise sorted candidates with duplicates (and ``exclude[r]``) replaced by -1."""
+    cand = np.sort(cand, axis=1)
+    dup = np.zeros(cand.shape, bool)
+    dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
+    cand[dup] = -1
+    if exclude is not None:
+        cand[cand == exclude[:, None]] = -1
+    return cand
+
+
+def rank(cand: np.ndarray, score: np.ndarray, k: int, with_positions: bool = False):
+    """Top ``k`` candidates per row by score (ties: lower item index first); -1 padded.
+
+    Returns (items, scores), plus the candidate columns they came from if ``with_positions``.
+    """
+    score = np.where(cand >= 0, score, -np.inf)
+    k = min(k, cand.shape[1])
+    part = np.argpartition(-score, k - 1, axis=1)[:, :k]
+    rows = np.arange(cand.shape[0])[:, None]
+    s, c = score[rows, part], cand[rows, part]
+    order = np.lexsort((c, -s), axis=1)
+    s, c = s[rows, order], c[rows, order]
+    c = np.where(np.isfinite(s), c, -1)
+    return (c, s, part[rows, order]) if with_positions else (c, s)
+
+
+def exact_top(emb: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact inner-product top-k with faiss (about 2x a numpy matmul here), numpy as fallback."""
+    k = min(k, len(emb))
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(2)
+        index = faiss.IndexFlatIP(emb.shape[1])
+        index.add(np.ascontiguousarray(emb, np.float32))
+        sims, idx = index.search(np.ascontiguousarray(queries, np.float32), k)
+        return idx.astype(np.int64), sims
+    except ImportError:  # pragma: no cover
+        s = queries @ emb.T
+        idx = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        return idx, np.take_along_axis(s, idx, 1)
+
+
+# --- RELATED -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RelatedCandidates:
+    """Candidates of a batch of anchors with the raw blend components (for tuning and table building)."""
+
+    anchors: np.ndarray
+    cand: np.ndarray  # (n, M) item indices, -1 = none
+    together: np.ndarray  # baskets holding anchor and candidate
+    tf: np.ndarray  # cosine of the TF vectors
+    pop: np.ndarray  # popularity component of the candidate
+
+    def score(self, w: Weights, counts: np.ndarray) -> np.ndarray:
+        na = counts[self.anchors][:, None] + 1.0
+        nj = counts[np.maximum(self.cand, 0)] + 1.0
+        co = self.together / (na ** (1.0 - w.alpha) * nj**w.alpha)
+        return co + w.related_tf * self.tf + w.related_pop * self.pop
+
+
+def related_candidates(
+    anchors: np.ndarray, cooc: sp.csr_matrix, counts: np.ndarray, emb: np.ndarray | None, pop: np.ndarray,
+    n_co: int = 100, n_tf: int = 100, n_pop: int = 50,
+) -> RelatedCandidates:
+    """Union of the anchor's top co-occurring items (by count and by cosine), TF neighbours and popular items."""
+    sub = cooc[anchors].tocsr().astype(np.float32)
+    cos = sp.diags(1.0 / np.sqrt(counts[anchors] + 1.0)) @ sub @ sp.diags(1.0 / np.sqrt(counts + 1.0))
+    parts = [row_top(sub, n_co), row_top(cos.tocsr(), n_co)]
+    if emb is not None and n_tf:
+        parts.append(exact_top(emb, emb[anchors], n_tf)[0])
+    parts.append(np.broadcast_to(np.argsort(-pop, kind="stable")[:n_pop], (len(anchors), min(n_pop, len(pop)))))
+    cand = dedupe(np.concatenate(parts, axis=1), anchors)
+    together = lookup(cooc, anchors, cand)
+    if emb is not None:
+        tf = np.einsum("nd,nmd->nm", emb[anchors], emb[np.maximum(cand, 0)])
+    else:
+        tf = np.zeros(cand.shape, np.float32)
+    return RelatedCandidates(anchors, cand, together, tf.astype(np.float32), pop[np.maximum(cand, 0)])
+
+
+def related_reasons(
+    anchor: int, items: np.ndarray, together: np.ndarray, tf: np.ndarray, attrs: pd.DataFrame, baskets: np.ndarray
+) -> list[tuple[str, dict]]:
+    """Reason code and readable evidence for each neighbour of ``anchor``."""
+    a = attrs.iloc[anchor]
+    out = []
+    for j, t, s in zip(items, together, tf, strict=True):
+        b = attrs.iloc[j]
+        same_cat = bool(pd.notna(a["category_3"]) and a["category_3"] == b["category_3"])
+        same_brand = bool(pd.notna(a["brand"]) and a["brand"] == b["brand"])
+        if t >= MIN_TOGETHER:
+            out.append((BOUGHT_TOGETHER, {"baskets_together": int(t), "text": f"bought together {int(t)} times"}))
+        elif same_cat or same_brand or s >= 0.5:
+            what = " and ".join(x for x, f in (("category", same_cat), ("brand", same_brand)) if f)
+            text = f"same {what}" if what else "similar product"
+            out.append((SIMILAR_ITEM, {"same_category": same_cat, "same_brand": same_brand,
+                                       "similarity": round(float(s), 3), "text": text}))
+        else:
+            out.append((POPULAR, {"baskets": int(baskets[j]), "text": f"popular: in {int(baskets[j])} baskets"}))
+    return out
+
+
+# --- CART --------------------------------------------------------------------------------------
+
+
+def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+    """Dense cart-completion scores for a batch (cart items are not excluded here)."""
+    w = t.weights
+    scores = np.asarray((carts.astype(np.float32) @ t.neighbours).todense())
+    known = users >= 0
+    if known.any():
+        scores[known] += w.cart_repeat * t.repeat[users[known]].toarray() + w.cart_taste * t.taste[users[known]].toarray()
+    return scores + w.cart_pop * t.pop_score
+
+
+def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | None = None, k: int = 10
+                  ) -> list[tuple[str, float, str, dict]]:
+    """Request-time cart completion: (item_id, score, reason code, evidence), best first, no TF needed."""
+    items = t.index("item")
+    cart = [items[i] for i in map(str, cart_item_ids) if i in items]
+    u = t.index("user").get(str(user_id), -1) if user_id is not None else -1
+    w = t.weights
+    parts = {"together": t.neighbours[cart].sum(axis=0).A1 if cart else np.zeros(len(t.item_ids), np.float32)}
+    score = parts["together"] + w.cart_pop * t.pop_score
+    rep = np.zeros(len(t.item_ids), np.float32)
+    if u >= 0:
+        rep = t.repeat[u].toarray().ravel()
+        score = score + w.cart_repeat * rep + w.cart_taste * t.taste[u].toarray().ravel()
+    score[cart] = -np.inf
+    top = np.argpartition(-score, min(k, len(score) - 1))[:k]
+    top = top[np.lexsort((top, -score[top]))]
+    out = []
+    for j in top:
+        if rep[j] > 0 and w.cart_repeat * rep[j] >= parts["together"][j]:
+            reason = (BOUGHT_BEFORE, {"share_of_your_baskets": round(float(rep[j]), 3),
+                                      "text": f"you bought it in {rep[j]:.0%} of your baskets"})
+        elif parts["together"][j] > w.cart_pop * t.pop_score[j] + 1e-6:
+            reason = (BOUGHT_TOGETHER, {"text": "often bought with items in your cart"})
+        elif u >= 0 and t.taste[u, j] > 0:
+            reason = (YOUR_TASTE, {"text": "matches what you usually buy"})
+        else:
+            reason = (POPULAR, {"baskets": int(t.item_baskets[j]), "text": "popular with other shoppers"})
+        out.append((str(t.item_ids[j]), float(score[j]), *reason))
+    return out
+
+
+# --- SHOPS -------------------------------------------------------------------------------------
+
+
+def shop_components(user_shops: sp.csr_matrix, user_emb: np.ndarray | None, shop_emb: np.ndarray | None
+                    ) -> dict[str, np.ndarray]:
+    """Dense users x shops components: own share, co-visitation (cosine) from it, TF affinity, popularity."""
+    own = user_shops.toarray().astype(np.float32)
+    total = own.sum(axis=1, keepdims=True)
+    own = own / np.maximum(total, 1.0)
+    b = (user_shops > 0).astype(np.float32)
+    c = (b.T @ b).toarray()
+    n = np.sqrt(np.maximum(np.diag(c), 1.0))
+    cos = c / n[:, None] / n[None, :]
+    np.fill_diagonal(cos, 0.0)
+    knn = own @ cos
+    tf = user_emb @ shop_emb.T if user_emb is not None and shop_emb is not None else np.zeros_like(own)
+    pop = np.asarray(user_shops.sum(axis=0)).ravel()
+    pop = np.broadcast_to((pop / max(pop.sum(), 1.0)).astype(np.float32), own.shape)
+    return {"own": own, "knn": knn.astype(np.float32), "tf": tf.astype(np.float32), "pop": pop}
+
+
+def blend_shops(comp: dict[str, np.ndarray], w: Weights) -> np.ndarray:
+    return comp["own"] + w.shop_knn * comp["knn"] + w.shop_tf * comp["tf"] + w.shop_pop * comp["pop"]
+
+
+def shops_for_user(t: ServingTables, user_id: str | None, k: int = 5) -> list[tuple[str, float, str, dict]]:
+    """Shops ranked for a shopper (unknown shoppers get popular shops), with reasons."""
+    u = t.index("user").get(str(user_id), -1) if user_id is not None else -1
+    if u >= 0:
+        score = t.shop_affinity[u]
+    else:
+        score = t.shop_baskets / max(t.shop_baskets.sum(), 1.0)
+    top = np.argsort(-score, kind="stable")[:k]
+    out = []
+    for s in top:
+        out.append((str(t.shop_ids[s]), float(score[s]), *shop_reason(t, u, s)))
+    return out
+
+
+def shop_reason(t: ServingTables, u: int, s: int) -> tuple[str, dict]:
+    if u >= 0 and t.shop_used is not None and t.shop_used[u, s] > 0:
+        n = int(t.shop_used[u, s])
+        return SHOP_USED, {"your_baskets": n, "text": f"you shopped here {n} times"}
+    if u >= 0:
+        return SHOP_SIMILAR, {"text": "shoppers who use your shops also shop here"}
+    return SHOP_POPULAR, {"baskets": int(t.shop_baskets[s]), "text": "popular shop"}
