@@ -2,6 +2,11 @@
 
 from django.urls import include, path
 
+from goodsassoc.health import health
+
 app_name = "goodsassoc"
 
-urlpatterns = [path("api/", include("goodsassoc.api.urls"))]
+urlpatterns = [
+    path("api/", include("goodsassoc.api.urls")),
+    path("health/", health, name="health"),
+]

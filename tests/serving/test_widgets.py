@@ -100,3 +100,8 @@ def test_schema_documents_every_endpoint(db):
     assert set(schema["paths"]) == {"/goodsassoc/api/events/", "/goodsassoc/api/related/{product}/",
                                     "/goodsassoc/api/cart/", "/goodsassoc/api/shops/"}
     assert "Recommendations" in schema["components"]["schemas"]
+
+
+def test_health(db):
+    response = Client().get("/goodsassoc/health/")
+    assert response.status_code == 200 and response.json() == {"status": "ok", "served_version": None}
