@@ -127,7 +127,8 @@ def cart(request: HttpRequest) -> HttpResponse:
     """The cart page with totals and the checkout button."""
     lines = session_cart.cart_lines(request)
     total = sum((line.line_value for line in lines), Decimal("0.00"))
-    return render(request, "shop_demo/cart.html", {"lines": lines, "total": total})
+    return render(request, "shop_demo/cart.html",
+                  {"lines": lines, "total": total, "cart_products": [line.product for line in lines]})
 
 
 def _change(request: HttpRequest, product: Product, quantity: int) -> None:
