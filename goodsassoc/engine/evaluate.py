@@ -94,7 +94,7 @@ def tune_and_evaluate(
     fits: dict[str, list[str]] = {}
     for task in tasks:
         fits.setdefault(repr(sorted(best[task][1].items())), []).append(task)
-    for fit_key, fit_tasks in fits.items():
+    for fit_tasks in fits.values():
         fit_params = best[fit_tasks[0]][1]
         model = make()
         for k, v in fit_params.items():

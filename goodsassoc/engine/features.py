@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from goodsassoc.engine.data import TrainData
+from goodsassoc.engine.data import TrainData, cooccurrence
 
 CATEGORICAL = ("category_1", "category_2", "category_3", "brand", "manufacturer", "price_bucket", "shop")
 MAX_TOKENS = 8
@@ -28,6 +29,7 @@ class ItemFeatures:
     categorical: dict[str, np.ndarray]  # name -> (n_items,) codes
     tokens: np.ndarray  # (n_items, MAX_TOKENS) token codes, 0 = padding
     vocab: dict[str, list[str]]
+    id_init: np.ndarray | None = None  # (id vocabulary, dim) warm start of the id embedding
 
     def sizes(self) -> dict[str, int]:
         return {"id": int(self.ids.max()) + 1, **{k: int(v.max()) + 1 for k, v in self.categorical.items()},
@@ -79,3 +81,30 @@ def item_features(data: TrainData, min_id_baskets: int = 3) -> ItemFeatures:
         tokens[r, : len(codes)] = codes
     vocab["tokens"] = keep
     return ItemFeatures(ids=id_codes, categorical=cats, tokens=tokens, vocab=vocab)
+
+
+def cooccurrence_vectors(data: TrainData, ids: np.ndarray, dim: int, seed: int = 0, power_iters: int = 3
+                         ) -> np.ndarray:
+    """Spectral vectors of the items' positive PMI co-occurrence (randomised SVD), one row per id code.
+
+    They warm-start the id embedding so that a few training epochs on 2 cores are enough;
+    row 0 (items without an id) is zero.
+    """
+    c = cooccurrence(data).tocoo()
+    n = np.maximum(data.item_popularity, 1.0)
+    total = float(data.basket_items.shape[0])
+    keep = (ids[c.row] > 0) & (ids[c.col] > 0)
+    r, k, v = ids[c.row[keep]] , ids[c.col[keep]], c.data[keep]
+    pmi = np.log(v * total / (n[c.row[keep]] * n[c.col[keep]]))
+    pos = pmi > 0
+    size = int(ids.max()) + 1
+    m = sp.csr_matrix((pmi[pos].astype(np.float32), (r[pos], k[pos])), shape=(size, size))
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(m @ rng.standard_normal((size, dim + 8)).astype(np.float32))[0]
+    for _ in range(power_iters):
+        q = np.linalg.qr(m @ np.linalg.qr(m.T @ q)[0])[0]
+    u, s, _ = np.linalg.svd(np.asarray(q.T @ (m @ q)), full_matrices=False)
+    vec = (q @ u[:, :dim]) * np.sqrt(s[:dim])[None, :]
+    vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)
+    vec[0] = 0.0
+    return vec.astype(np.float32)

@@ -30,8 +30,19 @@ class ItemTower(keras.Model):
         self.embeddings = {
             n: keras.layers.Embedding(sizes[n], dim, embeddings_initializer=init, name=f"emb_{n}") for n in self.names
         }
+        if features.id_init is not None:  # warm start from the co-occurrence spectrum
+            self.embeddings["id"] = keras.layers.Embedding(
+                sizes["id"], dim, embeddings_initializer=keras.initializers.Constant(features.id_init), name="emb_id"
+            )
         self.token_embedding = keras.layers.Embedding(sizes["tokens"], dim, embeddings_initializer=init, name="emb_tok")
         self.dense = keras.layers.Dense(dim, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
+        self.dim = dim
+
+    def build(self, input_shape=None) -> None:
+        for layer in [*self.embeddings.values(), self.token_embedding]:
+            layer.build()
+        self.dense.build((None, self.dim))
+        self.built = True
 
     def call(self, items: tf.Tensor) -> tf.Tensor:
         x = tf.add_n([self.embeddings[n](tf.gather(self.tables[n], items)) for n in self.names])
@@ -74,10 +85,11 @@ class AssociationModel(keras.Model):
 class SparseAdagrad:
     """Adagrad that updates only the embedding rows a batch touches (dense Adam on big tables is slow)."""
 
-    def __init__(self, variables: list[tf.Variable], learning_rate: float = 0.1, eps: float = 1e-7) -> None:
+    def __init__(self, variables: list[tf.Variable], learning_rate: float = 0.05, initial: float = 1e-4,
+                 eps: float = 1e-7) -> None:
         self.lr = learning_rate
         self.eps = eps
-        self.slots = [tf.Variable(tf.fill(v.shape, 0.1), trainable=False) for v in variables]
+        self.slots = [tf.Variable(tf.fill(v.shape, initial), trainable=False) for v in variables]
 
     def apply(self, grads: list, variables: list[tf.Variable]) -> None:
         for g, v, acc in zip(grads, variables, self.slots, strict=True):

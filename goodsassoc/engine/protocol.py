@@ -156,7 +156,8 @@ def eval_related(model, q: Queries, batch: int = 512, latency_queries: int = 30)
         res["NDCG@10 rare"] = np.mean([metrics.ndcg(r, s, 10) for r, s in zip(cold, q.cold_relevant, strict=True)])
     else:
         res["NDCG@10 rare"] = float("nan")
-    res["ms/query"] = _median_ms(model.related, [(q.anchors[i : i + 1],) for i in range(min(latency_queries, len(q.anchors)))])
+    n = min(latency_queries, len(q.anchors))
+    res["ms/query"] = _median_ms(model.related, [(q.anchors[i : i + 1],) for i in range(n)])
     return res
 
 

@@ -16,7 +16,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from goodsassoc.engine import metrics, peers
-from goodsassoc.engine.data import SPLIT_DAYS, TrainData, cooccurrence, encode, normalize_items, normalize_lines, time_split
+from goodsassoc.engine.data import (
+    SPLIT_DAYS,
+    TrainData,
+    cooccurrence,
+    encode,
+    normalize_items,
+    normalize_lines,
+    time_split,
+)
 from goodsassoc.engine.scoring import (
     RelatedCandidates,
     ServingTables,
@@ -60,6 +68,7 @@ class Fitted:
     tuning: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
+    popular: pd.DataFrame = field(default_factory=pd.DataFrame)  # see popular_items
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -124,8 +133,8 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
     rep = _keep_top(rep, cfg.repeat_items)
     uv = user_vectors(data.user_items, emb)
     idx, sims = exact_top(emb, uv, cfg.taste_items)
-    taste = sp.csr_matrix((np.maximum(sims, 0).ravel(), (np.repeat(np.arange(data.n_users), idx.shape[1]), idx.ravel())),
-                          shape=(data.n_users, data.n_items))
+    taste_rows = np.repeat(np.arange(data.n_users), idx.shape[1])
+    taste = sp.csr_matrix((np.maximum(sims, 0).ravel(), (taste_rows, idx.ravel())), shape=(data.n_users, data.n_items))
     comp = shop_components(data.user_shops, uv, shop_vectors(data.item_shops, emb))
     tables = ServingTables(
         item_ids=data.item_ids, user_ids=data.user_ids, shop_ids=data.shop_ids, neighbours=nb,
@@ -135,6 +144,31 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
         shop_used=data.user_shops.tocsr(), weights=w,
     )
     return tables, evidence
+
+
+def popular_items(data: TrainData, n: int = 50) -> pd.DataFrame:
+    """Fallback lists: the ``n`` most bought items overall, per category level and per shop."""
+    counts = data.item_popularity
+    frames = []
+    order = np.argsort(-counts, kind="stable")[:n]
+    frames.append(pd.DataFrame({"scope": "all", "scope_value": "", "item_id": data.item_ids[order],
+                                "rank": np.arange(1, len(order) + 1), "baskets": counts[order]}))
+    for col in ("category_1", "category_2"):
+        df = pd.DataFrame({"scope_value": data.items[col].astype(object), "i": np.arange(data.n_items), "b": counts})
+        df = df.dropna().sort_values(["scope_value", "b", "i"], ascending=[True, False, True])
+        df["rank"] = df.groupby("scope_value").cumcount() + 1
+        df = df[df["rank"] <= n]
+        frames.append(pd.DataFrame({"scope": col, "scope_value": df["scope_value"].astype(str),
+                                    "item_id": data.item_ids[df["i"]], "rank": df["rank"], "baskets": df["b"]}))
+    top = row_top(data.item_shops.T.tocsr(), n)
+    s_idx, r_idx = np.nonzero(top >= 0)
+    frames.append(pd.DataFrame({"scope": "shop", "scope_value": data.shop_ids[s_idx].astype(str),
+                                "item_id": data.item_ids[top[s_idx, r_idx]], "rank": r_idx + 1,
+                                "baskets": np.asarray(data.item_shops[top[s_idx, r_idx], s_idx]).ravel()}))
+    out = pd.concat(frames, ignore_index=True)
+    out["item_id"] = out["item_id"].astype(str)
+    out["baskets"] = out["baskets"].astype(np.int64)
+    return out
 
 
 def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -237,7 +271,7 @@ def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None 
     counts = {"lines": int(data.n_lines), "baskets": int(data.basket_items.shape[0]), "items": data.n_items,
               "users": data.n_users, "shops": data.n_shops}
     return Fitted(tables, trained.embeddings, data.items, evidence, {"weights": w.__dict__, "validation": report},
-                  training, counts)
+                  training, counts, popular_items(data))
 
 
 # --- the evaluation's view of it ---------------------------------------------------------------
@@ -249,12 +283,13 @@ class Recommender(peers.Model):
     name = "shipped recommender (TF + statistics blend)"
     self_tuning = True
 
-    def __init__(self, config: RecommenderConfig | None = None) -> None:
+    def __init__(self, config: RecommenderConfig | None = None, on_progress: Progress | None = None) -> None:
         super().__init__()
         self.config = config or RecommenderConfig()
+        self.on_progress = on_progress
 
     def _fit(self, data: TrainData) -> None:
-        self.fitted = fit_recommender(None, None, self.config, data=data)
+        self.fitted = fit_recommender(None, None, self.config, self.on_progress, data=data)
         data.cache["recommender"] = self.fitted
         self.t = self.fitted.tables
 

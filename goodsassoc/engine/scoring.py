@@ -219,7 +219,8 @@ def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np
     scores = np.asarray((carts.astype(np.float32) @ t.neighbours).todense())
     known = users >= 0
     if known.any():
-        scores[known] += w.cart_repeat * t.repeat[users[known]].toarray() + w.cart_taste * t.taste[users[known]].toarray()
+        u = users[known]
+        scores[known] += w.cart_repeat * t.repeat[u].toarray() + w.cart_taste * t.taste[u].toarray()
     return scores + w.cart_pop * t.pop_score
 
 
@@ -282,10 +283,7 @@ def blend_shops(comp: dict[str, np.ndarray], w: Weights) -> np.ndarray:
 def shops_for_user(t: ServingTables, user_id: str | None, k: int = 5) -> list[tuple[str, float, str, dict]]:
     """Shops ranked for a shopper (unknown shoppers get popular shops), with reasons."""
     u = t.index("user").get(str(user_id), -1) if user_id is not None else -1
-    if u >= 0:
-        score = t.shop_affinity[u]
-    else:
-        score = t.shop_baskets / max(t.shop_baskets.sum(), 1.0)
+    score = t.shop_affinity[u] if u >= 0 else t.shop_baskets / max(t.shop_baskets.sum(), 1.0)
     top = np.argsort(-score, kind="stable")[:k]
     out = []
     for s in top:

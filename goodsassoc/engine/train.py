@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from goodsassoc.engine.data import TrainData
-from goodsassoc.engine.features import ItemFeatures, item_features
+from goodsassoc.engine.features import ItemFeatures, cooccurrence_vectors, item_features
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -33,7 +33,10 @@ class TrainConfig:
     history_share: float = 0.25  # share of pairs drawn from shopper histories instead of baskets
     history_weight: float = 0.5  # loss weight of a history pair relative to a basket pair
     temperature: float = 0.1
-    learning_rate: float = 0.1
+    learning_rate: float = 0.05
+    adagrad_initial: float = 1e-4
+    warm_start: bool = True  # id embedding starts from the co-occurrence spectrum
+    optimizer: str = "adagrad"  # "adagrad" (sparse row updates) or "adam" (dense, slower on big tables)
     log_q_weight: float = 0.5
     min_id_baskets: int = 3  # items with fewer training baskets are represented by attributes only
     val_days: float = 14.0  # early stopping on the baskets of the last days of the training period
@@ -121,6 +124,8 @@ def train_embeddings(data: TrainData, config: TrainConfig | None = None, on_prog
 
     rng = np.random.default_rng(cfg.seed)
     features = item_features(data, cfg.min_id_baskets)
+    if cfg.warm_start:
+        features.id_init = cooccurrence_vectors(data, features.ids, cfg.dim, cfg.seed)
     cut = data.basket_time.max() - cfg.val_days * 86400
     fit_rows = np.flatnonzero(data.basket_time <= cut)
     val_rows = np.flatnonzero(data.basket_time > cut)
@@ -138,13 +143,21 @@ def train_embeddings(data: TrainData, config: TrainConfig | None = None, on_prog
     model = AssociationModel(features, cfg.dim, cfg.temperature, cfg.seed, log_q, cfg.log_q_weight)
     model.tower(tf.constant([0], tf.int32))
     variables = model.trainable_variables
-    opt = SparseAdagrad(variables, cfg.learning_rate)
+    if cfg.optimizer == "adam":
+        import keras
+
+        adam = keras.optimizers.Adam(cfg.learning_rate)
+
+        def apply(grads, variables):
+            adam.apply_gradients(zip(grads, variables, strict=True))
+    else:
+        apply = SparseAdagrad(variables, cfg.learning_rate, cfg.adagrad_initial).apply
 
     @tf.function(reduce_retracing=True)
     def step(q, p, w):
         with tf.GradientTape() as tape:
             loss = model.compute_loss(q, p, w)
-        opt.apply(tape.gradient(loss, variables), variables)
+        apply(tape.gradient(loss, variables), variables)
         return loss
 
     history, best, best_emb, best_weights, best_epoch, bad = [], -1.0, None, None, 0, 0

@@ -1,0 +1,26 @@
+"""The engine imports no Django / Celery / DRF, and the serving side never loads TensorFlow."""
+
+import subprocess
+import sys
+
+FORBIDDEN = ("django", "celery", "rest_framework")
+SERVING = ["goodsassoc.engine", "goodsassoc.engine.scoring", "goodsassoc.engine.artifact",
+           "goodsassoc.engine.publish", "goodsassoc.engine.data", "goodsassoc.engine.metrics"]
+ALL = SERVING + ["goodsassoc.engine.peers", "goodsassoc.engine.protocol", "goodsassoc.engine.evaluate",
+                 "goodsassoc.engine.features", "goodsassoc.engine.recommender", "goodsassoc.engine.train",
+                 "goodsassoc.engine.completejourney", "goodsassoc.engine.model"]
+
+
+def _loaded_after(modules: list[str]) -> set[str]:
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return {m.split(".")[0] for m in out.stdout.split()}
+
+
+def test_serving_modules_load_neither_tensorflow_nor_django():
+    loaded = _loaded_after(SERVING)
+    assert not loaded & {*FORBIDDEN, "tensorflow", "keras"}
+
+
+def test_training_modules_do_not_load_django_or_celery():
+    assert not _loaded_after(ALL) & set(FORBIDDEN)
