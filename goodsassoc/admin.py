@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from goodsassoc.models import IdentityLink, Interaction
+from goodsassoc.models import IdentityLink, Interaction, MerchantRule, ModelVersion, TrainingRun
 
 
 @admin.register(Interaction)
@@ -21,3 +26,80 @@ class IdentityLinkAdmin(admin.ModelAdmin):
     list_display = ("anonymous_id", "user_pseudonym", "linked_at")
     search_fields = ("=anonymous_id", "=user_pseudonym")
     readonly_fields = ("anonymous_id", "user_pseudonym", "linked_at")
+
+
+@admin.register(MerchantRule)
+class MerchantRuleAdmin(admin.ModelAdmin):
+    list_display = ("action", "widget", "anchor_key", "target_key", "factor", "active", "note", "updated_at")
+    list_editable = ("active",)
+    list_filter = ("action", "widget", "active")
+    search_fields = ("=anchor_key", "=target_key", "note")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "created_at", "published_at", "related_ndcg", "cart_ndcg", "lines", "note")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("related NDCG@10"))
+    def related_ndcg(self, obj):
+        return _metric(obj.metrics, "related")
+
+    @admin.display(description=_("cart NDCG@10"))
+    def cart_ndcg(self, obj):
+        return _metric(obj.metrics, "cart")
+
+    @admin.display(description=_("lines"))
+    def lines(self, obj):
+        return (obj.counts or {}).get("lines")
+
+
+def _metric(metrics, task):
+    value = ((metrics or {}).get("holdout", {}).get(task, {}) or {}).get("NDCG@10")
+    return None if value is None else f"{value:.4f}"
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "trigger", "created_at", "progress_bar", "stage", "model_version", "short_error")
+    list_filter = ("status", "kind", "trigger")
+    readonly_fields = [f.name for f in TrainingRun._meta.fields]
+    change_list_template = "admin/goodsassoc/trainingrun/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, obj):
+        percent = round(100 * (obj.progress or 0))
+        return format_html('<progress max="100" value="{}" title="{}%"></progress> {}%', percent, percent, percent)
+
+    @admin.display(description=_("error or reason"))
+    def short_error(self, obj):
+        return (obj.error or "").splitlines()[0][:120] if obj.error else ""
+
+    def changelist_view(self, request, extra_context=None):
+        active = TrainingRun.objects.filter(status__in=["queued", "running"]).exists()
+        return super().changelist_view(request, {**(extra_context or {}), "refresh_while_running": active})
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.retrain_now)
+        return [path("retrain/", view, name="goodsassoc_trainingrun_retrain"), *super().get_urls()]
+
+    def retrain_now(self, request):
+        """Queue a retrain on a Celery worker (inline where tasks run eagerly, as in the demo)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        from goodsassoc import pipeline, tasks
+
+        run_id = pipeline.prepare_run("retrain", trigger=f"admin:{request.user.get_username()}")
+        tasks.retrain.delay(run_id=run_id, trigger="admin")
+        self.message_user(request, _("Run #%(id)s started; its progress shows here.") % {"id": run_id},
+                          messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:goodsassoc_trainingrun_changelist"))

@@ -2,6 +2,7 @@ import contextlib
 
 from django.apps import AppConfig
 from django.core.signals import setting_changed
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,6 +15,8 @@ class GoodsassocConfig(AppConfig):
         from goodsassoc import checks, receivers  # noqa: F401  (checks register themselves)
 
         receivers.connect_builtin_receivers()
+        post_migrate.connect(receivers.ensure_retrain_schedule, sender=self,
+                             dispatch_uid="goodsassoc.ensure_retrain_schedule")
         with contextlib.suppress(Exception):  # a bad SIGNALS entry is reported by check goodsassoc.E007
             receivers.connect_host_signals()
         setting_changed.connect(_reconnect_signals, dispatch_uid="goodsassoc.reconnect_signals")

@@ -22,7 +22,9 @@ from goodsassoc.conf import DEFAULTS, SETTINGS_NAME
 MODEL_LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 RATE_RE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE", "EVENTS_MAX_CLOCK_SKEW_SECONDS",
-                 "SERVED_VERSION_CACHE_SECONDS", "WIDGET_CACHE_SECONDS", "RECENTLY_BOUGHT_DAYS")
+                 "SERVED_VERSION_CACHE_SECONDS", "WIDGET_CACHE_SECONDS", "RECENTLY_BOUGHT_DAYS",
+                 "TRAINING_WINDOW_DAYS", "NEIGHBOURS", "HOLDOUT_DAYS", "QUALITY_GATE_MIN_QUERIES", "KEEP_VERSIONS",
+                 "TASK_SOFT_TIME_LIMIT")
 MIDDLEWARE_PATH = "goodsassoc.middleware.AnonymousIdMiddleware"
 
 
@@ -126,6 +128,13 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
     if key is not None and (not isinstance(key, (str, bytes)) or len(key) < 32):
         errors.append(_error(11, "GOODSASSOC['PSEUDONYM_KEY'] must be a string of at least 32 characters.",
                              "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"))
+    crontab = user.get("RETRAIN_CRONTAB", DEFAULTS["RETRAIN_CRONTAB"])
+    if crontab is not None and (not isinstance(crontab, str) or len(crontab.split()) != 5):
+        errors.append(_error(13, f"GOODSASSOC['RETRAIN_CRONTAB'] = {crontab!r} is not a crontab like '30 3 * * *'.",
+                             "Five fields: minute hour day-of-month month day-of-week; None for no schedule."))
+    tolerance = user.get("QUALITY_GATE_TOLERANCE", DEFAULTS["QUALITY_GATE_TOLERANCE"])
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
+        errors.append(_error(14, f"GOODSASSOC['QUALITY_GATE_TOLERANCE'] = {tolerance!r} must be a number in [0, 1)."))
     samesite = user.get("ANONYMOUS_COOKIE_SAMESITE", "Lax")
     if samesite not in ("Lax", "Strict", "None", False):
         errors.append(_error(12, f"GOODSASSOC['ANONYMOUS_COOKIE_SAMESITE'] = {samesite!r} must be "

@@ -71,6 +71,16 @@ DEFAULTS: dict[str, Any] = {
     # Leave out of "complete your cart" what the shopper bought in the last RECENTLY_BOUGHT_DAYS.
     "EXCLUDE_RECENTLY_BOUGHT": False,
     "RECENTLY_BOUGHT_DAYS": 30,
+    # Training and publishing.
+    "ARTIFACT_DIR": None,  # None: "goodsassoc-artifacts" under the project's working directory
+    "TRAINING_WINDOW_DAYS": 365,  # interactions older than this are not trained on
+    "NEIGHBOURS": 50,  # related items kept per product
+    "HOLDOUT_DAYS": 30,  # the quality gate evaluates on the last days of the data
+    "QUALITY_GATE_TOLERANCE": 0.05,  # a new model may be this much worse than the served one, relatively
+    "QUALITY_GATE_MIN_QUERIES": 200,  # with fewer holdout queries the gate cannot judge and lets the model pass
+    "KEEP_VERSIONS": 3,  # model versions (artifacts) kept besides the served one
+    "RETRAIN_CRONTAB": "30 3 * * *",  # default schedule created at migrate (editable in the admin); None: none
+    "TASK_SOFT_TIME_LIMIT": 3600,
 }
 
 IMPORT_STRINGS = {"PRODUCT_ADAPTER"}

@@ -78,3 +78,22 @@ def link_anonymous_history(sender: Any, request: Any, user: Any, **kwargs: Any) 
 
 def connect_builtin_receivers() -> None:
     user_logged_in.connect(link_anonymous_history, dispatch_uid="goodsassoc.link_anonymous_history")
+
+
+def ensure_retrain_schedule(sender: Any, **kwargs: Any) -> None:
+    """After migrate: create the default retraining schedule once (then it is the merchant's to edit)."""
+    from django.apps import apps
+
+    crontab = ga_settings.RETRAIN_CRONTAB
+    if not crontab or not apps.is_installed("django_celery_beat"):
+        return
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    if PeriodicTask.objects.filter(task="goodsassoc.retrain").exists():
+        return
+    minute, hour, day_of_month, month_of_year, day_of_week = crontab.split()
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week)
+    PeriodicTask.objects.create(name="goodsassoc: retrain and publish", task="goodsassoc.retrain", crontab=schedule,
+                                kwargs='{"trigger": "schedule"}',
+                                description="Created by goodsassoc; edit or disable it here.")

@@ -4,6 +4,7 @@ GOODSASSOC_TEST_DB=postgres runs the suite on the local PostgreSQL instead of SQ
 """
 
 import os
+import tempfile
 
 SECRET_KEY = "goodsassoc-tests-not-secret"
 DEBUG = False
@@ -60,7 +61,13 @@ if os.environ.get("GOODSASSOC_TEST_DB") == "postgres":
         "PORT": os.environ.get("PGPORT", "5432"),
     }}
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    # A file, not memory, so that tests can share the database with a worker process.
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("GOODSASSOC_SQLITE_PATH", ":memory:"),
+        "OPTIONS": {"timeout": 30},
+        "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"goodsassoc-tests-{os.getpid()}.sqlite3")},
+    }}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
