@@ -73,8 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "RECENTLY_BOUGHT_DAYS": 30,
     # Training and publishing.
     "ARTIFACT_DIR": None,  # None: "goodsassoc-artifacts" under the project's working directory
-    "TRAINING_WINDOW_DAYS": 365,  # interactions older than this are not trained on
+    "TRAINING_WINDOW_DAYS": 365,  # train on this many days up to the newest interaction
     "NEIGHBOURS": 50,  # related items kept per product
+    "TRAINING_OPTIONS": {},  # engine settings, e.g. {"epochs": 4, "dim": 64}; see docs/engine.md
     "HOLDOUT_DAYS": 30,  # the quality gate evaluates on the last days of the data
     "QUALITY_GATE_TOLERANCE": 0.05,  # a new model may be this much worse than the served one, relatively
     "QUALITY_GATE_MIN_QUERIES": 200,  # with fewer holdout queries the gate cannot judge and lets the model pass

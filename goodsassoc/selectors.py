@@ -107,7 +107,7 @@ def _fetch(branches: Iterable[tuple[str, list]]) -> _Rows:
         elif src == "shopper":
             rows.shopper.append((b, float(s), float(p)))
         elif src == "popular":
-            rows.popular.append((b, float(s), a, rk))
+            rows.popular.append((b, float(s), a, rk, reason))
         elif src == "shop":
             rows.shops.append((a, b, float(s), reason, evidence, rk))
         elif src == "rule":
@@ -135,10 +135,13 @@ def _related_branch(anchors: Sequence[str]) -> tuple[str, list]:
             f"AND product_key IN ({_placeholders(anchors)})", list(anchors))
 
 
-def _popular_branch(scope: str, scope_key: str, limit: int) -> tuple[str, list]:
+def _popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str, list]:
+    """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")]."""
     t = PopularItem._meta.db_table
+    where = " OR ".join("(scope = %s AND scope_key = %s)" for _ in scopes)
+    params = [value for pair in scopes for value in pair]
     return (f"SELECT 'popular', version, scope_key, product_key, score, score, scope, '', rank FROM {t} "
-            f"WHERE version = {SERVED} AND scope = %s AND scope_key = %s AND rank < %s", [scope, scope_key, limit])
+            f"WHERE version = {SERVED} AND rank <= %s AND ({where})", [limit, *params])
 
 
 def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
@@ -239,13 +242,12 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         anchor = given if given is not None else _load_product(key)
         if anchor is None:
             return Recommendations("related", strategy=UNKNOWN_PRODUCT)
-        category = _category_key(anchor)
-        branches = [_related_branch([key]), _rules_branch("related", [key]),
-                    _popular_branch("category" if category else "all", category, limit * 3)]
+        scopes = _category_scopes(anchor)
+        branches = [_related_branch([key]), _rules_branch("related", [key]), _popular_branch(scopes, limit * 3)]
         rows = _fetch(branches)
         model = [(b, s, reason, _json(ev)) for b, s, _, reason, ev, _ in rows.related.get(key, [])]
-        popular = [(b, s, "popular", {"scope": scope} if scope else {}) for b, s, scope, _ in rows.popular]
-        strategy = "model" if model else ("popular_in_category" if category else "popular")
+        popular, scope = _most_specific(rows.popular, scopes)
+        strategy = "model" if model else ("popular_in_category" if scope != "all" else "popular")
         ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
         if len(ranked) < limit * 2:  # too few (a new or rare product): pad with what is popular around it
             seen = {c[0] for c in ranked}
@@ -267,7 +269,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         recent = 0
 
     def compute() -> Recommendations:
-        branches = [_popular_branch("all", "", limit * 3), _rules_branch("cart", keys), _weights_branch()]
+        branches = [_popular_branch([("all", "")], limit * 3), _rules_branch("cart", keys), _weights_branch()]
         if keys:
             branches.append(_related_branch(keys))
         if shopper:
@@ -298,7 +300,7 @@ def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, 
                 best[b] = (s, reason, _json(ev))
     repeat = {b: r for b, r, _ in rows.shopper}
     taste = {b: t for b, _, t in rows.shopper}
-    for b, s, _, _ in rows.popular:
+    for b, s, _, _, _ in rows.popular:
         pop.setdefault(b, s)
     out = []
     for item in set(together) | set(repeat) | set(taste) | set(pop):
@@ -363,6 +365,23 @@ def _category_key(product: Any) -> str:
         return ""
     path = hosts.get_adapter().get_category_path(product)
     return " > ".join(path)
+
+
+def _category_scopes(product: Any) -> list[tuple[str, str]]:
+    """The popular-item scopes around a product, most specific first: its category levels, then all."""
+    path = list(hosts.get_adapter().get_category_path(product))[:2] if product is not None else []
+    scopes = [(f"category_{level}", name) for level, name in reversed(list(enumerate(path, start=1)))]
+    return [*scopes, ("all", "")]
+
+
+def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple[list, str]:
+    """The popular items of the most specific scope that has any, as ranking candidates."""
+    for scope, value in scopes:
+        chosen = sorted((r for r in popular if r[4] == scope and r[2] == value), key=lambda r: r[3])
+        if chosen:
+            evidence = {"scope": value} if value else {}
+            return [(b, s, "popular", evidence) for b, s, _, _, _ in chosen], scope
+    return [], "all"
 
 
 def _finish(result: Recommendations, limit: int, *, anchor: Any = None, same_shop: bool = False,

