@@ -33,8 +33,8 @@ from goodsassoc.engine.scoring import ServingTables, Weights
 
 FORMAT = "goodsassoc-engine-artifact"
 VERSION = 1
-_SPARSE = ("neighbours", "repeat", "taste", "shop_used")
-_DENSE = ("item_baskets", "shop_affinity", "shop_baskets")
+_SPARSE = ("neighbours", "repeat", "repeat_recent", "taste", "shop_used")
+_DENSE = ("item_baskets", "item_recent", "shop_affinity", "shop_baskets")
 _IDS = ("item_ids", "user_ids", "shop_ids")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import resource
 import sys
 import time
@@ -124,7 +125,7 @@ def _evaluate_fitted(make: Callable[[], peers.Model], tasks: list[str], test_que
     for task in tasks:
         res = EVALUATORS[task](model, q)
         res["fit s"] = fit_s
-        res["params"] = "tuned inside fit"
+        res["params"] = model.describe(task) if hasattr(model, "describe") else "tuned inside fit"
         results["tasks"][task] = res
         _log(f"test {model.name} {task}: " + ", ".join(f"{k}={v}" for k, v in res.items()))
     return results
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-markdown", type=Path, default=None, help="write the report into this file")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     command = "python -m goodsassoc.engine.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = normalize_lines(args.interactions)
     items = normalize_items(args.items) if args.items else None

@@ -17,8 +17,10 @@ from goodsassoc.engine.features import ItemFeatures
 class ItemTower(keras.Model):
     """Maps item indices to unit vectors: sum of id, attribute and mean title-token embeddings, then a dense layer."""
 
-    def __init__(self, features: ItemFeatures, dim: int = 64, seed: int = 0) -> None:
+    def __init__(self, features: ItemFeatures, dim: int = 64, seed: int = 0, id_dropout: float = 0.0) -> None:
         super().__init__()
+        self.id_dropout = id_dropout
+        self.seed_generator = keras.random.SeedGenerator(seed)
         sizes = features.sizes()
         init = keras.initializers.RandomNormal(stddev=0.05, seed=seed)
         self.names = ["id", *features.categorical]
@@ -44,8 +46,12 @@ class ItemTower(keras.Model):
         self.dense.build((None, self.dim))
         self.built = True
 
-    def call(self, items: tf.Tensor) -> tf.Tensor:
-        x = tf.add_n([self.embeddings[n](tf.gather(self.tables[n], items)) for n in self.names])
+    def call(self, items: tf.Tensor, training: bool = False) -> tf.Tensor:
+        parts = [self.embeddings[n](tf.gather(self.tables[n], items)) for n in self.names]
+        if training and self.id_dropout > 0:  # make the attributes carry the item alone sometimes (cold start)
+            keep = keras.random.uniform((tf.shape(items)[0], 1), seed=self.seed_generator) >= self.id_dropout
+            parts[0] = parts[0] * tf.cast(keep, parts[0].dtype)
+        x = tf.add_n(parts)
         tok = tf.gather(self.token_table, items)
         mask = tf.cast(tok > 0, tf.float32)[..., None]
         t = tf.reduce_sum(self.token_embedding(tok) * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
@@ -58,17 +64,17 @@ class AssociationModel(keras.Model):
     """Two items that share a basket (or a shopper) should score above the batch's other items."""
 
     def __init__(self, features: ItemFeatures, dim: int = 64, temperature: float = 0.1, seed: int = 0,
-                 log_q: np.ndarray | None = None, log_q_weight: float = 0.5) -> None:
+                 log_q: np.ndarray | None = None, log_q_weight: float = 0.5, id_dropout: float = 0.0) -> None:
         super().__init__()
-        self.tower = ItemTower(features, dim, seed)
+        self.tower = ItemTower(features, dim, seed, id_dropout)
         self.temperature = temperature
         self.log_q = tf.constant(log_q if log_q is not None else np.zeros(len(features.ids)), tf.float32)
         self.log_q_weight = log_q_weight
 
     def compute_loss(self, query: tf.Tensor, positive: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
         """Weighted in-batch softmax (both directions) with a partial log-Q popularity correction."""
-        q = self.tower(query)
-        p = self.tower(positive)
+        q = self.tower(query, training=True)
+        p = self.tower(positive, training=True)
         logits = tf.matmul(q, p, transpose_b=True) / self.temperature
         labels = tf.range(tf.shape(query)[0])
         # The same item may appear twice in a batch: never treat it as its own negative.

@@ -88,6 +88,14 @@ def shop_vectors(item_shops: sp.csr_matrix, emb: np.ndarray) -> np.ndarray:
     return _unit(np.asarray(w @ emb))
 
 
+def recent_popularity(data: TrainData, days: float = 30.0) -> np.ndarray:
+    """Share of baskets holding each item, each basket weighted by exp(-age / ``days``) at the end of training."""
+    age = (data.basket_time.max() - data.basket_time) / 86400.0
+    w = np.exp(-age / days)
+    x = (data.basket_items > 0).astype(np.float64)
+    return (np.asarray(x.T @ w).ravel() / max(w.sum(), 1e-9)).astype(np.float32)
+
+
 def _pop_score(counts: np.ndarray) -> np.ndarray:
     return (np.log1p(counts) / np.log1p(max(counts.max(), 1.0))).astype(np.float32)
 
@@ -98,11 +106,12 @@ def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: 
     counts = data.item_popularity
     cooc = cooccurrence(data)
     pop = _pop_score(counts)
+    prior = recent_popularity(data)
     rows = np.arange(data.n_items) if rows is None else rows
     r_all, c_all, s_all, t_all, f_all = [], [], [], [], []
     for s in range(0, len(rows), batch):
         a = rows[s : s + batch]
-        cands = related_candidates(a, cooc, counts, emb, pop)
+        cands = related_candidates(a, cooc, counts, emb, pop, prior)
         top, score, idx = rank(cands.cand, cands.score(w, counts), k, with_positions=True)
         ok = top >= 0
         rr = np.repeat(a[:, None], top.shape[1], axis=1)[ok]
@@ -131,6 +140,9 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
     ub.data = np.minimum(ub.data, 1e9)
     rep = (sp.diags(1.0 / np.maximum(n_u, 1.0)) @ ub).tocsr()
     rep = _keep_top(rep, cfg.repeat_items)
+    last = lookup(data.user_item_last, np.arange(data.n_users), _pattern(rep))
+    days = (data.basket_time.max() - (last - 1.0)) / 86400.0
+    rec = _from_pattern(rep, np.where(last > 0, np.exp(-days / 30.0), 0.0))
     uv = user_vectors(data.user_items, emb)
     idx, sims = exact_top(emb, uv, cfg.taste_items)
     taste_rows = np.repeat(np.arange(data.n_users), idx.shape[1])
@@ -141,7 +153,7 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
         item_baskets=data.item_popularity.astype(np.int64), repeat=rep, taste=taste.tocsr(),
         shop_affinity=blend_shops(comp, w).astype(np.float32),
         shop_baskets=np.asarray(data.user_shops.sum(axis=0)).ravel().astype(np.int64),
-        shop_used=data.user_shops.tocsr(), weights=w,
+        shop_used=data.user_shops.tocsr(), weights=w, item_recent=recent_popularity(data), repeat_recent=rec,
     )
     return tables, evidence
 
@@ -171,6 +183,19 @@ def popular_items(data: TrainData, n: int = 50) -> pd.DataFrame:
     return out
 
 
+def _pattern(m: sp.csr_matrix) -> np.ndarray:
+    """(rows, max row length) column matrix of a CSR's stored entries, -1 padded."""
+    width = max(int(np.diff(m.indptr).max(initial=0)), 1)
+    return row_top(m, width)
+
+
+def _from_pattern(m: sp.csr_matrix, values: np.ndarray) -> sp.csr_matrix:
+    cols = _pattern(m)
+    ok = cols >= 0
+    rows = np.repeat(np.arange(m.shape[0]), cols.shape[1]).reshape(cols.shape)
+    return sp.csr_matrix((values[ok].astype(np.float32), (rows[ok], cols[ok])), shape=m.shape)
+
+
 def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     top = row_top(m, k)
     vals = lookup(m, np.arange(m.shape[0]), top)
@@ -181,11 +206,13 @@ def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 # --- tuning on the validation period -------------------------------------------------------------
 
-REL_GRID = [(a, t, p) for a in (0.0, 0.2, 0.4) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
-            for p in (0.0, 0.005, 0.02, 0.05)]
-CART_GRID = [(r, t, p) for r in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0) for t in (0.0, 0.01, 0.03, 0.1)
-             for p in (0.0, 0.01, 0.05, 0.2)]
-SHOP_GRID = [(n, t, p) for n in (0.0, 0.1, 0.3, 1.0, 3.0) for t in (0.0, 0.01, 0.05, 0.2) for p in (0.0, 0.1, 0.5)]
+REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+            for p in (0.0, 0.002, 0.01)]
+CART_GRID = [(r, g, t, p) for r in (0.3, 1.0, 3.0) for g in (0.0, 0.03, 0.1, 0.3) for t in (0.0, 0.003, 0.01, 0.03)
+             for p in (0.0, 1.0)]
+SHOP_GRID = [(n, e, t, p) for n in (0.0, 0.1, 0.3, 1.0) for e in (0.0, 0.1, 0.3, 1.0) for t in (0.0, 0.01, 0.05)
+             for p in (0.0, 0.1, 0.5)]
+NEW_SHOP_BONUS = 0.3  # SHOPS tuning objective: NDCG@10 + this x Recall@5 on shops new to the shopper
 
 
 def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
@@ -196,21 +223,24 @@ def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tu
     """Grid-search the blend weights per task on the validation queries (NDCG@10)."""
     w, report = Weights(), {}
     counts = val_data.item_popularity
-    cands: RelatedCandidates = related_candidates(vq.anchors, cooccurrence(val_data), counts, emb, _pop_score(counts))
+    cands: RelatedCandidates = related_candidates(vq.anchors, cooccurrence(val_data), counts, emb, _pop_score(counts),
+                                                  recent_popularity(val_data))
     best = (-1.0, None)
     for a, t, p in REL_GRID:
-        w.alpha, w.related_tf, w.related_pop = a, t, p
+        w.related_smooth, w.related_tf, w.related_pop = a, t, p
         top, _ = rank(cands.cand, cands.score(w, counts), 10)
         best = max(best, (_ndcg_rows(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
-    (w.alpha, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
+    (w.related_smooth, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
     # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
     rows = np.unique(vq.carts.indices)
     tables, _ = build_tables(val_data, emb, w, cfg, rows)
-    parts = {"nb": (vq.carts @ tables.neighbours).tocsr()}
+    size = np.maximum(np.asarray(vq.carts.sum(axis=1)).ravel(), 1.0)
+    parts = {"nb": (sp.diags(1.0 / size) @ vq.carts @ tables.neighbours).tocsr()}
     users = vq.cart_users
     safe = np.where(users >= 0, users, 0)
     mask = sp.diags((users >= 0).astype(np.float32))
     parts["rep"], parts["taste"] = (mask @ tables.repeat[safe]).tocsr(), (mask @ tables.taste[safe]).tocsr()
+    parts["rec"] = (mask @ tables.repeat_recent[safe]).tocsr()
     union = sum(abs(m) for m in parts.values()).tocsr()
     union.data[:] = 1.0
     width = max(int(np.diff(union.indptr).max()), 1)
@@ -218,13 +248,13 @@ def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tu
     cand = dedupe(cand)
     cand[lookup(vq.carts, np.arange(len(users)), cand) > 0] = -1
     vals = {k: lookup(m, np.arange(len(users)), cand) for k, m in parts.items()}
-    pop = _pop_score(counts)[np.maximum(cand, 0)]
+    pop = recent_popularity(val_data)[np.maximum(cand, 0)]
     rel = [[h] for h in vq.cart_hidden]
     best = (-1.0, None)
-    for r, t, p in CART_GRID:
-        top, _ = rank(cand, vals["nb"] + r * vals["rep"] + t * vals["taste"] + p * pop, 10)
-        best = max(best, (_ndcg_rows(top, rel), (r, t, p)), key=lambda x: x[0])
-    (w.cart_repeat, w.cart_taste, w.cart_pop), report["cart"] = best[1], best[0]
+    for r, g, t, p in CART_GRID:
+        top, _ = rank(cand, vals["nb"] + r * vals["rep"] + g * vals["rec"] + t * vals["taste"] + p * pop, 10)
+        best = max(best, (_ndcg_rows(top, rel), (r, g, t, p)), key=lambda x: x[0])
+    (w.cart_repeat, w.cart_recent, w.cart_taste, w.cart_pop), report["cart"] = best[1], best[0]
     # SHOPS: all shops are ranked; objective NDCG@10 plus a little recall on new shops.
     uv = user_vectors(val_data.user_items, emb)
     comp = shop_components(val_data.user_shops, uv, shop_vectors(val_data.item_shops, emb))
@@ -233,12 +263,12 @@ def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tu
     rel = [r for r, k in zip(vq.shop_relevant, known, strict=True) if k]
     new = [r for r, k in zip(vq.shop_new, known, strict=True) if k]
     best = (-1.0, None)
-    for n, t, p in SHOP_GRID:
-        w.shop_knn, w.shop_tf, w.shop_pop = n, t, p
+    for n, e, t, p in SHOP_GRID:
+        w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop = n, e, t, p
         top = metrics.top_k(blend_shops(comp, w)[su], 10)
         new_rec = np.mean([metrics.recall(r, s, 5) for r, s in zip(top, new, strict=True) if len(s)] or [0.0])
-        best = max(best, (_ndcg_rows(top, rel) + 0.1 * new_rec, (n, t, p)), key=lambda x: x[0])
-    (w.shop_knn, w.shop_tf, w.shop_pop), report["shops"] = best[1], best[0]
+        best = max(best, (_ndcg_rows(top, rel) + NEW_SHOP_BONUS * new_rec, (n, e, t, p)), key=lambda x: x[0])
+    (w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop), report["shops"] = best[1], best[0]
     return w, report
 
 
@@ -293,8 +323,13 @@ class Recommender(peers.Model):
         data.cache["recommender"] = self.fitted
         self.t = self.fitted.tables
 
+    def describe(self, task: str) -> str:
+        """The weights tuned on validation for ``task`` (for the report)."""
+        prefix = {"related": "related_", "cart": "cart_", "shops": "shop_"}[task]
+        return ", ".join(f"{k[len(prefix):]}={v:g}" for k, v in self.t.weights.__dict__.items() if k.startswith(prefix))
+
     def related(self, anchors: np.ndarray) -> np.ndarray:
-        out = np.broadcast_to(self.t.pop_score * 1e-3 - 10.0, (len(anchors), len(self.t.item_ids))).copy()
+        out = np.broadcast_to(self.t.item_recent * 1e-3 - 10.0, (len(anchors), len(self.t.item_ids))).copy()
         rows = self.t.neighbours[anchors].tocoo()
         out[rows.row, rows.col] = rows.data
         return out

@@ -29,14 +29,16 @@ MIN_TOGETHER = 2  # baskets together before "bought together" is claimed
 class Weights:
     """Blend weights per task, tuned on validation (see ``recommender.py``)."""
 
-    alpha: float = 0.0  # co-occurrence normalisation: 0 = P(j | i), 0.5 = cosine
-    related_tf: float = 0.02
-    related_pop: float = 0.005
+    related_smooth: float = 30.0  # pseudo-baskets of the popularity prior in P(j | i)
+    related_tf: float = 0.01
+    related_pop: float = 0.0
     cart_repeat: float = 1.0
-    cart_taste: float = 0.01
-    cart_pop: float = 0.01
+    cart_recent: float = 0.1
+    cart_taste: float = 0.0
+    cart_pop: float = 0.0
     shop_knn: float = 0.3
-    shop_tf: float = 0.05
+    shop_ease: float = 0.0
+    shop_tf: float = 0.0
     shop_pop: float = 0.1
 
 
@@ -54,6 +56,8 @@ class ServingTables:
     shop_affinity: np.ndarray  # users x shops, blended affinity (float32)
     shop_baskets: np.ndarray  # training baskets per shop
     shop_used: sp.csr_matrix | None = None  # users x shops: the user's training baskets per shop
+    item_recent: np.ndarray | None = None  # recency-weighted share of baskets holding the item (30-day decay)
+    repeat_recent: sp.csr_matrix | None = None  # users x items: exp(-days since the user last bought it / 30)
     weights: Weights = field(default_factory=Weights)
     _index: dict = field(default_factory=dict, repr=False)
 
@@ -159,18 +163,19 @@ class RelatedCandidates:
     cand: np.ndarray  # (n, M) item indices, -1 = none
     together: np.ndarray  # baskets holding anchor and candidate
     tf: np.ndarray  # cosine of the TF vectors
-    pop: np.ndarray  # popularity component of the candidate
+    pop: np.ndarray  # popularity component of the candidate (log scale)
+    prior: np.ndarray  # recent popularity share of the candidate
 
     def score(self, w: Weights, counts: np.ndarray) -> np.ndarray:
-        na = counts[self.anchors][:, None] + 1.0
-        nj = counts[np.maximum(self.cand, 0)] + 1.0
-        co = self.together / (na ** (1.0 - w.alpha) * nj**w.alpha)
+        """P(j | anchor) smoothed toward recent popularity, plus the TF cosine and popularity."""
+        s = w.related_smooth
+        co = (self.together + s * self.prior) / (counts[self.anchors][:, None] + s)
         return co + w.related_tf * self.tf + w.related_pop * self.pop
 
 
 def related_candidates(
     anchors: np.ndarray, cooc: sp.csr_matrix, counts: np.ndarray, emb: np.ndarray | None, pop: np.ndarray,
-    n_co: int = 100, n_tf: int = 100, n_pop: int = 50,
+    prior: np.ndarray, n_co: int = 100, n_tf: int = 100, n_pop: int = 50,
 ) -> RelatedCandidates:
     """Union of the anchor's top co-occurring items (by count and by cosine), TF neighbours and popular items."""
     sub = cooc[anchors].tocsr().astype(np.float32)
@@ -178,14 +183,15 @@ def related_candidates(
     parts = [row_top(sub, n_co), row_top(cos.tocsr(), n_co)]
     if emb is not None and n_tf:
         parts.append(exact_top(emb, emb[anchors], n_tf)[0])
-    parts.append(np.broadcast_to(np.argsort(-pop, kind="stable")[:n_pop], (len(anchors), min(n_pop, len(pop)))))
+    parts.append(np.broadcast_to(np.argsort(-prior, kind="stable")[:n_pop], (len(anchors), min(n_pop, len(pop)))))
     cand = dedupe(np.concatenate(parts, axis=1), anchors)
     together = lookup(cooc, anchors, cand)
     if emb is not None:
         tf = np.einsum("nd,nmd->nm", emb[anchors], emb[np.maximum(cand, 0)])
     else:
         tf = np.zeros(cand.shape, np.float32)
-    return RelatedCandidates(anchors, cand, together, tf.astype(np.float32), pop[np.maximum(cand, 0)])
+    safe = np.maximum(cand, 0)
+    return RelatedCandidates(anchors, cand, together, tf.astype(np.float32), pop[safe], prior[safe])
 
 
 def related_reasons(
@@ -216,12 +222,14 @@ def related_reasons(
 def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
     """Dense cart-completion scores for a batch (cart items are not excluded here)."""
     w = t.weights
-    scores = np.asarray((carts.astype(np.float32) @ t.neighbours).todense())
+    size = np.maximum(np.asarray(carts.sum(axis=1)).ravel(), 1.0)
+    scores = np.asarray((sp.diags(1.0 / size) @ carts.astype(np.float32) @ t.neighbours).todense())
     known = users >= 0
     if known.any():
         u = users[known]
-        scores[known] += w.cart_repeat * t.repeat[u].toarray() + w.cart_taste * t.taste[u].toarray()
-    return scores + w.cart_pop * t.pop_score
+        scores[known] += (w.cart_repeat * t.repeat[u].toarray() + w.cart_recent * t.repeat_recent[u].toarray()
+                          + w.cart_taste * t.taste[u].toarray())
+    return scores + w.cart_pop * t.item_recent
 
 
 def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | None = None, k: int = 10
@@ -231,12 +239,14 @@ def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | Non
     cart = [items[i] for i in map(str, cart_item_ids) if i in items]
     u = t.index("user").get(str(user_id), -1) if user_id is not None else -1
     w = t.weights
-    parts = {"together": t.neighbours[cart].sum(axis=0).A1 if cart else np.zeros(len(t.item_ids), np.float32)}
-    score = parts["together"] + w.cart_pop * t.pop_score
+    together = t.neighbours[cart].sum(axis=0).A1 / len(cart) if cart else np.zeros(len(t.item_ids), np.float32)
+    parts = {"together": together}
+    score = parts["together"] + w.cart_pop * t.item_recent
     rep = np.zeros(len(t.item_ids), np.float32)
     if u >= 0:
         rep = t.repeat[u].toarray().ravel()
-        score = score + w.cart_repeat * rep + w.cart_taste * t.taste[u].toarray().ravel()
+        rec = t.repeat_recent[u].toarray().ravel()
+        score = score + w.cart_repeat * rep + w.cart_recent * rec + w.cart_taste * t.taste[u].toarray().ravel()
     score[cart] = -np.inf
     top = np.argpartition(-score, min(k, len(score) - 1))[:k]
     top = top[np.lexsort((top, -score[top]))]
@@ -245,7 +255,7 @@ def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | Non
         if rep[j] > 0 and w.cart_repeat * rep[j] >= parts["together"][j]:
             reason = (BOUGHT_BEFORE, {"share_of_your_baskets": round(float(rep[j]), 3),
                                       "text": f"you bought it in {rep[j]:.0%} of your baskets"})
-        elif parts["together"][j] > w.cart_pop * t.pop_score[j] + 1e-6:
+        elif parts["together"][j] > w.cart_pop * t.item_recent[j] + 1e-6:
             reason = (BOUGHT_TOGETHER, {"text": "often bought with items in your cart"})
         elif u >= 0 and t.taste[u, j] > 0:
             reason = (YOUR_TASTE, {"text": "matches what you usually buy"})
@@ -273,11 +283,22 @@ def shop_components(user_shops: sp.csr_matrix, user_emb: np.ndarray | None, shop
     tf = user_emb @ shop_emb.T if user_emb is not None and shop_emb is not None else np.zeros_like(own)
     pop = np.asarray(user_shops.sum(axis=0)).ravel()
     pop = np.broadcast_to((pop / max(pop.sum(), 1.0)).astype(np.float32), own.shape)
-    return {"own": own, "knn": knn.astype(np.float32), "tf": tf.astype(np.float32), "pop": pop}
+    # EASE (Steck 2019) over shops: which shops a shopper's other shops predict.
+    logc = user_shops.astype(np.float64).copy()
+    logc.data = np.log1p(logc.data)
+    g = (logc.T @ logc).toarray()
+    g[np.diag_indices_from(g)] += 20.0
+    p = np.linalg.inv(g)
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    ease = np.asarray(logc @ b)
+    return {"own": own, "knn": knn.astype(np.float32), "ease": ease.astype(np.float32), "tf": tf.astype(np.float32),
+            "pop": pop}
 
 
 def blend_shops(comp: dict[str, np.ndarray], w: Weights) -> np.ndarray:
-    return comp["own"] + w.shop_knn * comp["knn"] + w.shop_tf * comp["tf"] + w.shop_pop * comp["pop"]
+    return (comp["own"] + w.shop_knn * comp["knn"] + w.shop_ease * comp["ease"] + w.shop_tf * comp["tf"]
+            + w.shop_pop * comp["pop"])
 
 
 def shops_for_user(t: ServingTables, user_id: str | None, k: int = 5) -> list[tuple[str, float, str, dict]]:

@@ -35,6 +35,7 @@ class TrainConfig:
     temperature: float = 0.1
     learning_rate: float = 0.05
     adagrad_initial: float = 1e-4
+    id_dropout: float = 0.3  # share of training items seen through their attributes only
     warm_start: bool = True  # id embedding starts from the co-occurrence spectrum
     optimizer: str = "adagrad"  # "adagrad" (sparse row updates) or "adam" (dense, slower on big tables)
     log_q_weight: float = 0.5
@@ -140,7 +141,7 @@ def train_embeddings(data: TrainData, config: TrainConfig | None = None, on_prog
                                    0.0, np.random.default_rng(cfg.seed + 1))
     pop = np.asarray((fit_baskets > 0).sum(axis=0)).ravel().astype(np.float64)
     log_q = np.log((pop + 1.0) / (pop.sum() + len(pop))).astype(np.float32)
-    model = AssociationModel(features, cfg.dim, cfg.temperature, cfg.seed, log_q, cfg.log_q_weight)
+    model = AssociationModel(features, cfg.dim, cfg.temperature, cfg.seed, log_q, cfg.log_q_weight, cfg.id_dropout)
     model.tower(tf.constant([0], tf.int32))
     variables = model.trainable_variables
     if cfg.optimizer == "adam":
