@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+import tests.celery_app  # noqa: F401  (binds goodsassoc's shared tasks to the test app)
 from tests.testapp.models import Article, Seller
 
 

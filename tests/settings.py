@@ -71,6 +71,16 @@ else:
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Tasks run in-process unless a test starts a real worker (tests/serving/test_celery.py).
+CELERY_BROKER_URL = os.environ.get("GOODSASSOC_TEST_BROKER", "redis://127.0.0.1:6379/15")
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "1") != "0"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("GOODSASSOC_TEST_QUEUE", "goodsassoc-tests")
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Small but real: the engine trains briefly on a few dozen households of Complete Journey.
+FAST_TRAINING = {"epochs": 2, "pairs_per_epoch": 60_000, "dim": 32, "tune_sample": 800}
+
 GOODSASSOC = {
     "PRODUCT_MODEL": "testapp.Article",
     "SHOP_MODEL": "testapp.Seller",
@@ -83,6 +93,10 @@ GOODSASSOC = {
         "available": "in_stock",
     },
     "PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef0123456789",
+    "TRAINING_OPTIONS": FAST_TRAINING,
+    "ARTIFACT_DIR": os.environ.get("GOODSASSOC_ARTIFACT_DIR",
+                                   os.path.join(tempfile.gettempdir(), f"goodsassoc-test-artifacts-{os.getpid()}")),
+    "QUALITY_GATE_MIN_QUERIES": 50,
     "SIGNALS": [
         {"signal": "tests.testapp.signals.article_seen", "kind": "view"},
         {"signal": "tests.testapp.signals.basket_touched", "kind": "add_to_cart"},

@@ -16,7 +16,7 @@ def _cold_cache():
     cache.clear()
 
 
-def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history, fast_training):
+def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history, artifact_dir):
     stages = []
     run = pipeline.execute(pipeline.prepare_run("retrain", trigger="test"),
                            on_progress=lambda stage, done, total: stages.append(stage))
@@ -79,11 +79,32 @@ def test_a_rejected_or_failed_run_leaves_the_served_version(db, articles, monkey
 
 
 def test_only_one_run_at_a_time(db):
+    """Another worker (here a thread with its own database connection) holds the lock."""
+    import threading
+
+    from django.db import connections
+
     from goodsassoc import locks
 
-    with locks.exclusive("pipeline") as held:
-        assert held
+    holding, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with locks.exclusive("pipeline") as held:
+                assert held
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert holding.wait(30)
         result = pipeline.execute(pipeline.prepare_run("retrain"))
+    finally:
+        release.set()
+        thread.join(30)
     assert result["status"] == RunStatus.SKIPPED and "Another run" in result["error"]
 
 
