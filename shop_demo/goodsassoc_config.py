@@ -5,6 +5,7 @@ Kept apart from settings so tests can switch goodsassoc to the demo shop with
 """
 
 import os
+from pathlib import Path
 
 # A public default so the demo runs out of the box; set the variable for anything real.
 _DEMO_PSEUDONYM_KEY = "demo-only-pseudonym-key-not-secret-set-GOODSASSOC_PSEUDONYM_KEY"
@@ -22,6 +23,9 @@ DEMO_GOODSASSOC = {
         # "shop" is not set: a product is sold in every store.
     },
     "PSEUDONYM_KEY": os.environ.get("GOODSASSOC_PSEUDONYM_KEY", _DEMO_PSEUDONYM_KEY),
+    # Model artifacts: var/artifacts for the embedded demo, a volume in docker.
+    "ARTIFACT_DIR": os.environ.get("GOODSASSOC_ARTIFACT_DIR",
+                                   str(Path(__file__).resolve().parent.parent / "var" / "artifacts")),
     "SIGNALS": [
         {"signal": "shop_demo.signals.product_viewed", "kind": "view"},
         # goodsassoc turns a negative quantity into remove_from_cart.

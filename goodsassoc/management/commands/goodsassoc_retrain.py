@@ -19,11 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("--refresh", action="store_true",
                             help="Only re-score the current data with the served model (no training).")
         parser.add_argument("--enqueue", action="store_true", help="Hand the run to a Celery worker and return.")
+        parser.add_argument("--skip-gate", action="store_true",
+                            help="For the very first model only: publish without the holdout check (faster).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind = "refresh" if options["refresh"] else "retrain"
-        run_id = pipeline.prepare_run(kind, trigger="command")
+        run_id = pipeline.prepare_run(kind, trigger="command", params={"skip_gate": options["skip_gate"]})
         if options["enqueue"]:
             from goodsassoc import tasks
 
