@@ -6,11 +6,20 @@ os.environ.setdefault("GOODSASSOC_DB", "postgres")
 os.environ.setdefault("PGDATABASE", "goodsassoc_bench")
 
 from shop_demo.settings import *  # noqa: E402,F403
-from shop_demo.settings import GOODSASSOC  # noqa: E402
+from shop_demo.settings import GOODSASSOC, VAR_DIR  # noqa: E402
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-GOODSASSOC = {**GOODSASSOC, "EVENTS_THROTTLE_RATE": None}
+ROOT_URLCONF = "benchmarks.urls"
+GOODSASSOC = {**GOODSASSOC, "EVENTS_THROTTLE_RATE": None, "ARTIFACT_DIR": str(VAR_DIR / "bench-artifacts")}
+
+# The serving benchmark runs one server with Redis as the cache (warm) and one without (cold).
+_cache = os.environ.get("BENCH_CACHE", "locmem")
+if _cache == "redis":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")}}
+elif _cache == "none":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
 
 def _ensure_database() -> None:

@@ -1,0 +1,210 @@
+"""Serving benchmark: a full Complete Journey retrain-and-publish, a scores refresh (publish rows/s),
+and the related and cart endpoints under concurrent load next to a trivial DRF endpoint served by
+the same gunicorn in the same run, with a warm (Redis) and a cold (no) widget cache.
+
+    python benchmarks/serving.py [--seconds 15] [--clients 4] [--skip-training] [--write-docs]
+
+Runs on PostgreSQL (database ``goodsassoc_bench``, see benchmarks/ingest.py, which loads the data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from benchmarks.report import write_section  # noqa: E402
+from goodsassoc import pipeline  # noqa: E402
+from goodsassoc.models import ModelVersion, TrainingRun  # noqa: E402
+from shop_demo.models import OrderLine, Product  # noqa: E402
+
+
+def ensure_model(skip_training: bool) -> dict:
+    call_command("migrate", verbosity=0)
+    if Product.objects.count() < 90_000:
+        print("Loading the full Complete Journey data (first run only) ...", flush=True)
+        call_command("load_demo", all=True)
+    results = {}
+    if not skip_training or not ModelVersion.objects.filter(status="published").exists():
+        print("Full retrain and publish ...", flush=True)
+        started = time.perf_counter()
+        summary = pipeline.execute(pipeline.prepare_run("retrain", trigger="benchmark"))
+        results["retrain"] = {"seconds": time.perf_counter() - started, **summary}
+        print(f"  {summary['status']} in {results['retrain']['seconds']:.0f} s: {summary['timings']}", flush=True)
+    print("Scores refresh with the served model ...", flush=True)
+    started = time.perf_counter()
+    summary = pipeline.execute(pipeline.prepare_run("refresh", trigger="benchmark"))
+    run = TrainingRun.objects.get(pk=summary["run"])
+    rows = sum(run.counts.get("published_rows", {}).values())
+    results["refresh"] = {"seconds": time.perf_counter() - started, "rows": rows,
+                          "publish_seconds": run.timings.get("publish", 0.0), **summary}
+    print(f"  {summary['status']}: {rows:,} rows published in {run.timings.get('publish', 0):.1f} s", flush=True)
+    return results
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(cache: str, workers: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", "PYTHONPATH": str(ROOT),
+           "BENCH_CACHE": cache}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application", "--bind",
+                               f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
+                              cwd=ROOT, env=env)
+    for _ in range(150):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, port
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def client(port: int, paths: list[str], seconds: float, seed: int) -> list[float]:
+    """Requests over one kept-alive connection for ``seconds``; returns latencies."""
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies, deadline = [], time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        conn.request("GET", rng.choice(paths), headers={"Host": "127.0.0.1"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{response.status} from the server")
+        latencies.append(time.perf_counter() - started)
+    conn.close()
+    return latencies
+
+
+def load(port: int, paths: list[str], seconds: float, clients: int) -> dict:
+    with ProcessPoolExecutor(clients) as pool:
+        runs = list(pool.map(client, [port] * clients, [paths] * clients, [seconds] * clients, range(clients)))
+    latencies = sorted(x for run in runs for x in run)
+
+    def pct(p: float) -> float:
+        return 1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+
+    return {"requests": len(latencies), "rps": len(latencies) / seconds, "p50": 1000 * statistics.median(latencies),
+            "p95": pct(0.95), "p99": pct(0.99)}
+
+
+def request_paths(count: int = 2000, seed: int = 0) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    products = list(Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000])
+    orders = list(OrderLine.objects.values_list("order_id", flat=True).distinct()[:50_000])
+    carts = {}
+    for order in rng.sample(orders, min(count, len(orders))):
+        carts[order] = list(OrderLine.objects.filter(order_id=order).values_list("product_id", flat=True)[:5])
+    return {
+        "trivial": ["/bench/trivial/"],
+        "related": [f"/goodsassoc/api/related/{pk}/?limit=10" for pk in rng.sample(products, count)],
+        "cart": [f"/goodsassoc/api/cart/?limit=10&items={','.join(map(str, items))}" for items in carts.values()],
+    }
+
+
+def bench_endpoints(seconds: float, clients: int, workers: int) -> dict:
+    paths = request_paths()
+    results = {}
+    for cache in ("warm", "cold"):
+        server, port = start_server("redis" if cache == "warm" else "none", workers)
+        try:
+            if cache == "warm":  # every path once, so the measured run hits the cache
+                for name in ("related", "cart"):
+                    for path in paths[name]:
+                        _get(port, path)
+            client(port, paths["trivial"], 1.0, 0)
+            for name in ("trivial", "related", "cart"):
+                if cache == "cold" and name == "trivial" and "trivial" in results:
+                    continue
+                key = name if name == "trivial" else f"{name} ({cache} cache)"
+                results[key] = load(port, paths[name], seconds, clients)
+                print(f"  {key}: {results[key]['rps']:.0f} req/s, p50 {results[key]['p50']:.1f} ms", flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return results
+
+
+def _get(port: int, path: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Host": "127.0.0.1"})
+    conn.getresponse().read()
+    conn.close()
+
+
+def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int) -> str:
+    pg = connection.cursor().connection.info.server_version
+    trivial = endpoints["trivial"]["rps"]
+    lines = [
+        f"Command: `{command}`  ",
+        f"Machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"PostgreSQL {pg // 10000}.{pg % 100}; gunicorn {workers} sync workers, {clients} concurrent clients; "
+        f"run {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| endpoint | requests/s | ratio to trivial | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in endpoints.items():
+        lines.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / trivial:.2f} | {r['p50']:.1f} | {r['p95']:.1f} "
+                     f"| {r['p99']:.1f} |")
+    lines.append("")
+    if "retrain" in model:
+        r = model["retrain"]
+        lines.append(f"Full retrain and publish ({r['counts'].get('lines', 0):,} lines): {r['status']} in "
+                     f"{r['seconds']:.0f} s; stages: " + ", ".join(f"{k} {v:.0f} s" for k, v in r["timings"].items())
+                     + ".")
+    r = model["refresh"]
+    rate = r["rows"] / r["publish_seconds"] if r["publish_seconds"] else 0
+    lines.append(f"Scores refresh: {r['rows']:,} rows published in {r['publish_seconds']:.1f} s "
+                 f"({rate:,.0f} rows/s; whole refresh {r['seconds']:.0f} s).")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--skip-training", action="store_true", help="Reuse the served model if there is one.")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    model = ensure_model(args.skip_training)
+    print("Endpoints under load ...", flush=True)
+    endpoints = bench_endpoints(args.seconds, args.clients, args.workers)
+    command = ("python benchmarks/serving.py " + " ".join(sys.argv[1:])).strip()
+    text = markdown(model, endpoints, command, args.clients, args.workers)
+    print()
+    print(text)
+    if args.write_docs:
+        write_section("serving", "Serving: widget endpoints, retrain and publish", text)
+        print("\nWritten to docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()
