@@ -130,3 +130,20 @@ def test_a_broken_cache_does_not_break_widgets(served, articles, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
                                    "LOCATION": "127.0.0.1:1"}}
     assert keys(related_products(articles[0], limit=3)) == ["SKU-2", "SKU-3", "SKU-4"]
+
+
+def test_boosts_reorder_and_recent_purchases_can_be_left_out(served, articles, settings):
+    MerchantRule.objects.create(action="boost", anchor_key="SKU-1", target_key="SKU-4", factor=3.0)
+    assert keys(related_products(articles[0], limit=3))[0] == "SKU-4"  # 0.8 * 3 beats 1.0
+    from goodsassoc.recording import record_events
+
+    shopper = Identity(user_pseudonym="shopper-a")
+    record_events([{"kind": "purchase", "product": "SKU-2", "basket": "o-9"}], identity=shopper)
+    cache.clear()
+    assert "SKU-2" in keys(cart_recommendations([articles[0]], identity=shopper, limit=3))
+    cache.clear()
+    left_out = cart_recommendations([articles[0]], identity=shopper, limit=3, exclude_recent_purchases=True)
+    assert "SKU-2" not in keys(left_out)
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "EXCLUDE_RECENTLY_BOUGHT": True}
+    cache.clear()
+    assert "SKU-2" not in keys(cart_recommendations([articles[0]], identity=shopper, limit=3))
