@@ -33,9 +33,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from benchmarks.ingest import history_table, truncate  # noqa: E402
 from benchmarks.report import write_section  # noqa: E402
 from goodsassoc import pipeline  # noqa: E402
-from benchmarks.ingest import history_table, truncate  # noqa: E402
 from goodsassoc.importing import import_lines  # noqa: E402
 from goodsassoc.models import Interaction, ModelVersion, TrainingRun  # noqa: E402
 from shop_demo.models import OrderLine, Product  # noqa: E402
