@@ -163,6 +163,8 @@ def eval_related(model, q: Queries, batch: int = 512, latency_queries: int = 30)
 
 def eval_cart(model, q: Queries, batch: int = 512, latency_queries: int = 30) -> dict:
     order = np.argsort(q.cart_users, kind="stable")  # batches share users, which helps history caches
+    if len(order) == 0:
+        return {"HR@10": float("nan"), "NDCG@10": float("nan"), "MRR@10": float("nan"), "ms/query": float("nan")}
     hits, ndcgs, mrrs = np.zeros(len(order)), np.zeros(len(order)), np.zeros(len(order))
     for s in range(0, len(order), batch):
         sel = order[s : s + batch]

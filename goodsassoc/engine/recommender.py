@@ -206,13 +206,13 @@ def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 # --- tuning on the validation period -------------------------------------------------------------
 
-REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
-            for p in (0.0, 0.002, 0.01)]
-CART_GRID = [(r, g, t, p) for r in (0.3, 1.0, 3.0) for g in (0.0, 0.03, 0.1, 0.3) for t in (0.0, 0.003, 0.01, 0.03)
+REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+            for p in (0.0, 0.002)]
+CART_GRID = [(r, g, t, p) for r in (0.3, 1.0, 3.0) for g in (0.0, 0.1, 0.3, 1.0, 3.0) for t in (0.0, 0.01, 0.03)
              for p in (0.0, 1.0)]
-SHOP_GRID = [(n, e, t, p) for n in (0.0, 0.1, 0.3, 1.0) for e in (0.0, 0.1, 0.3, 1.0) for t in (0.0, 0.01, 0.05)
+SHOP_GRID = [(n, e, t, p) for n in (0.0, 0.1, 0.2, 0.3, 0.5) for e in (0.0, 0.02, 0.05, 0.1) for t in (0.0, 0.01, 0.05)
              for p in (0.0, 0.1, 0.5)]
-NEW_SHOP_BONUS = 0.3  # SHOPS tuning objective: NDCG@10 + this x Recall@5 on shops new to the shopper
+NEW_SHOP_BONUS = 0.2  # SHOPS tuning objective: NDCG@10 + this x Recall@5 on shops new to the shopper
 
 
 def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:

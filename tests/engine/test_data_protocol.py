@@ -82,3 +82,20 @@ def test_encode_counts_baskets():
     assert pop == {"a": 4, "b": 2, "c": 2, "d": 1}
     assert data.user_shops.toarray().sum() == 4
     assert np.all(data.basket_user >= 0)
+
+
+def test_evaluate_command_writes_the_report(tmp_path, capsys):
+    from goodsassoc.engine import evaluate
+
+    path = tmp_path / "lines.csv"
+    toy_lines().to_csv(path, index=False)
+    doc = tmp_path / "quality.md"
+    doc.write_text("# Quality\n\nhand-written text\n")
+    evaluate.main(["--interactions", str(path), "--tasks", "related,cart,shops", "--models", "popularity,knn-cp",
+                   "--write-markdown", str(doc)])
+    text = doc.read_text()
+    assert "hand-written text" in text and "### RELATED" in text and "### SHOPS" in text
+    assert "| popularity / own frequency | 1.0000 | 0.8750 |" in text
+    assert "python -m goodsassoc.engine.evaluate --interactions" in capsys.readouterr().out
+    evaluate.main(["--interactions", str(path), "--models", "popularity", "--write-markdown", str(doc)])
+    assert doc.read_text().count(evaluate.BEGIN) == 1
