@@ -119,7 +119,7 @@ class AttributeProductAdapter(ProductAdapter):
         model = queryset.model
         related = set()
         for path in ga_settings.PRODUCT_ATTRIBUTES.values():
-            parts = (path or "").split("__")[:-1]
+            parts = (path or "").split("__")  # the last step too: "shop": "seller" is a relation
             for depth in range(1, len(parts) + 1):
                 prefix = "__".join(parts[:depth])
                 if _is_forward_relation(model, parts[:depth]):

@@ -65,9 +65,12 @@ def _canonical_keys(model: type[models.Model], keys: Iterable[str]) -> dict[str,
     parsed: dict[Any, list[str]] = {}
     for key in set(keys):
         try:
-            parsed.setdefault(pk_field.to_python(key), []).append(key)
+            value = pk_field.to_python(key)
         except (ValidationError, TypeError, ValueError):
             continue  # a key that cannot be a primary key is simply unknown
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            continue  # beyond any integer column: unknown (and no overflow in the query)
+        parsed.setdefault(value, []).append(key)
     found: dict[str, str] = {}
     values = list(parsed)
     for start in range(0, len(values), 5000):

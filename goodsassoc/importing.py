@@ -26,6 +26,7 @@ from goodsassoc import hosts
 from goodsassoc.abstract_models import InteractionKind, InteractionSource
 from goodsassoc.bulk import copy_into
 from goodsassoc.privacy import pseudonymise
+from goodsassoc.recording import MAX_QUANTITY, MAX_VALUE
 
 REQUIRED_COLUMNS = ("basket_id", "item_id", "ts", "quantity")
 OPTIONAL_COLUMNS = ("user_id", "shop_id", "price")
@@ -113,14 +114,16 @@ def _prepare(frame: pd.DataFrame, offset: int, known_products: set[str], known_s
     reject(ts.isna(), "ts: not a date-time")
     reject(ts > now, "ts: in the future")
     quantity = pd.to_numeric(frame["quantity"], errors="coerce")
-    reject(quantity.isna(), "quantity: not a number")
+    reject(quantity.isna() | ~np.isfinite(quantity.fillna(0)), "quantity: not a number")
     reject(quantity <= 0, "quantity: must be greater than zero")
-    reject(quantity > 999_999_999, "quantity: too large")
+    reject(quantity.round(3) <= 0, "quantity: at least 0.001")
+    reject(quantity > float(MAX_QUANTITY), f"quantity: at most {MAX_QUANTITY}")
     if "price" in frame:
         price_raw = frame["price"].replace("", None) if frame["price"].dtype == object else frame["price"]
         price = pd.to_numeric(price_raw, errors="coerce")
-        reject(price_raw.notna() & price.isna(), "price: not a number")
+        reject((price_raw.notna() & price.isna()) | np.isinf(price), "price: not a number")
         reject(price < 0, "price: must not be negative")
+        reject(price * quantity > float(MAX_VALUE), f"price: the line's value exceeds {MAX_VALUE}")
     else:
         price = pd.Series(np.nan, index=frame.index)
     bad = reason != ""
@@ -137,13 +140,14 @@ def _prepare(frame: pd.DataFrame, offset: int, known_products: set[str], known_s
     return out, rejected
 
 
-def _event_ids(rows: pd.DataFrame, seen: Counter) -> list[str]:
+def _event_ids(rows: pd.DataFrame, pseudonyms: pd.Series, seen: Counter) -> list[str]:
     """Ids from each line's content plus its occurrence number in the file.
 
     Importing the same file again yields the same ids, so nothing is stored twice,
-    while identical lines within one file stay distinct events.
+    while identical lines within one file stay distinct events. The shopper enters as
+    the keyed pseudonym, never the raw id, so an id cannot be traced back to a user.
     """
-    content = (rows["basket_key"] + "|" + rows["product_key"] + "|" + rows["shop_key"] + "|" + rows["user_id"]
+    content = (rows["basket_key"] + "|" + rows["product_key"] + "|" + rows["shop_key"] + "|" + pseudonyms
                + "|" + rows["timestamp"].astype("int64").astype(str) + "|" + rows["quantity"].astype(str)
                + "|" + rows["value"].astype(str))
     ids = []
@@ -154,7 +158,7 @@ def _event_ids(rows: pd.DataFrame, seen: Counter) -> list[str]:
     return ids
 
 
-def _write_rows(rows: pd.DataFrame, event_ids: list[str], pseudonyms: dict[str, str], now: pd.Timestamp) -> int:
+def _write_rows(rows: pd.DataFrame, event_ids: list[str], user_pseudonyms: pd.Series, now: pd.Timestamp) -> int:
     """Insert rows, skipping event ids already stored; return how many were new."""
     from goodsassoc.models import Interaction
 
@@ -166,7 +170,7 @@ def _write_rows(rows: pd.DataFrame, event_ids: list[str], pseudonyms: dict[str, 
         "product_key": rows["product_key"], "shop_key": rows["shop_key"],
         "quantity": rows["quantity"], "value": rows["value"], "basket_key": rows["basket_key"],
         "timestamp": rows["timestamp"],
-        "user_pseudonym": rows["user_id"].map(lambda u: pseudonyms.get(u, "")),
+        "user_pseudonym": user_pseudonyms,
         "anonymous_id": "", "source": InteractionSource.IMPORT.value, "created_at": now,
     })
     name = Interaction._meta.db_table
@@ -219,7 +223,8 @@ def import_lines(frame: pd.DataFrame, *, chunk_size: int = 50_000,
         for user in rows["user_id"].unique():
             if user and user not in pseudonyms:
                 pseudonyms[user] = pseudonymise(user)
-        stored = _write_rows(rows, _event_ids(rows, seen), pseudonyms, now)
+        user_pseudonyms = rows["user_id"].map(lambda u: pseudonyms.get(u, ""))
+        stored = _write_rows(rows, _event_ids(rows, user_pseudonyms, seen), user_pseudonyms, now)
         report.stored += stored
         report.duplicates += len(rows) - stored
         if len(rejected):

@@ -219,13 +219,18 @@ def artifact_dir() -> Path:
 
 def prune_artifacts() -> None:
     """Keep the artifacts of the served version and the last KEEP_VERSIONS others."""
-    keep = set(ModelVersion.objects.exclude(artifact_path="").order_by("-pk")
-               .values_list("artifact_path", flat=True)[: ga_settings.KEEP_VERSIONS + 1])
+    recent = (ModelVersion.objects.exclude(artifact_path="").order_by("-pk")
+              .values_list("artifact_path", flat=True))
+    keep: set[Path] = set()
+    for path in recent.iterator():  # distinct artifacts: refreshes share their model's
+        keep.add(Path(path).resolve())
+        if len(keep) > ga_settings.KEEP_VERSIONS:
+            break
     served = ModelVersion.objects.filter(pk=publishing.served_version_id()).values_list("artifact_path", flat=True)
-    keep |= set(served)
+    keep |= {Path(p).resolve() for p in served if p}
     root = artifact_dir()
     if not root.exists():
         return
     for path in root.iterdir():
-        if path.is_dir() and str(path) not in keep:
+        if path.is_dir() and not path.name.startswith(".") and path.resolve() not in keep:
             training.remove_artifact(path)

@@ -86,7 +86,7 @@ def publish(version: ModelVersion) -> int | None:
         version.save(update_fields=["status", "published_at"])
         if previous and previous != version.pk:
             ModelVersion.objects.filter(pk=previous).update(status=VersionStatus.RETIRED)
-    _remember_served(version.pk)
+    _remember_served(version.pk, authoritative=True)
     prune(keep={version.pk, previous} - {None})
     return previous
 
@@ -104,9 +104,12 @@ def prune(keep: set[int]) -> int:
     return deleted
 
 
-def _remember_served(version_id: int | None) -> None:
+def _remember_served(version_id: int | None, *, authoritative: bool = False) -> None:
+    """Publishing sets the cached id; a reader only fills a gap (``add``), so a value it read
+    just before a publish cannot overwrite the new one."""
     try:
-        cache.set(STATE_CACHE_KEY, version_id or 0, ga_settings.SERVED_VERSION_CACHE_SECONDS)
+        store = cache.set if authoritative else cache.add
+        store(STATE_CACHE_KEY, version_id or 0, ga_settings.SERVED_VERSION_CACHE_SECONDS)
     except Exception:  # a cache outage must not break publishing or pages
         logger.warning("goodsassoc: cache unavailable; the served version is read from the database")
 

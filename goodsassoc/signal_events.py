@@ -57,8 +57,10 @@ def order_lines(spec: dict[str, Any], sender: Any, **kwargs: Any) -> SignalEvent
         price = resolve_path(line, options["price"]) if options["price"] else None
         value = None if price is None or quantity is None else Decimal(str(price)) * Decimal(str(quantity))
         line_id = getattr(line, "pk", None) or position
+        # Stable per signal, kind, order and line; without an order reference there is nothing stable.
+        name = f"{spec.get('signal')}:{spec.get('kind', 'purchase')}:{basket}:{line_id}"
         events.append({
-            "event_id": uuid.uuid5(ORDER_LINE_NAMESPACE, f"{basket}:{line_id}"),
+            "event_id": uuid.uuid5(ORDER_LINE_NAMESPACE, name) if basket not in (None, "") else None,
             "kind": spec.get("kind", "purchase"),
             "product": resolve_path(line, options["product"]),
             "quantity": quantity, "value": value, "basket": basket, "shop": shop,

@@ -100,3 +100,18 @@ def test_missing_columns_are_a_clear_error(db, tmp_path):
         run_import(tmp_path / "bad.csv")
     with pytest.raises(CommandError, match="Unknown format"):
         run_import(tmp_path / "bad.txt")
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), [
+    ("price", "inf", "price: not a number"),
+    ("price", "1e15", "price: the line's value exceeds"),
+    ("quantity", "0.0001", "quantity: at least 0.001"),
+    ("quantity", "nan", "quantity: not a number"),
+])
+def test_numbers_out_of_range_are_rejected(catalogue, cj_slice, tmp_path, column, value, reason):
+    table = cj_slice.head(3).astype({column: object})
+    table.loc[1, column] = value
+    table.to_csv(tmp_path / "lines.csv", index=False)
+    output = run_import(tmp_path / "lines.csv")
+    assert reason in output
+    assert Interaction.objects.count() == int((table.drop(index=1)["quantity"].astype(float) > 0).sum())

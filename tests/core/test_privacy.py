@@ -1,5 +1,7 @@
 """No raw identifier is stored; anonymous history follows the shopper at login."""
 
+import io
+
 from django.db import connection
 from django.test import Client
 
@@ -68,3 +70,39 @@ def test_anonymous_history_is_linked_at_login(articles, shopper):
 def test_cookie_is_only_set_when_something_is_recorded(db):
     response = Client().get("/goodsassoc/api/schema/")
     assert "goodsassoc_aid" not in response.cookies
+
+
+def test_signals_and_imports_store_no_raw_identifier_either(articles, django_user_model, tmp_path):
+    import pandas as pd
+    from django.core.management import call_command
+
+    from tests.testapp import signals
+    from tests.testapp.models import Purchase, PurchaseItem
+
+    shopper = django_user_model.objects.create_user("carol-shopper", "carol@example.com", "pw", id=555444333)
+    purchase = Purchase.objects.create(buyer=shopper)
+    PurchaseItem.objects.create(purchase=purchase, article=articles[0], count=1, each="39.90")
+    signals.purchase_completed.send(sender=Purchase, purchase=purchase)
+    pd.DataFrame([{"user_id": "777666555", "basket_id": "b-1", "item_id": "SKU-2", "ts": "2026-01-02T10:00:00Z",
+                   "quantity": 1, "price": 19.0}]).to_csv(tmp_path / "lines.csv", index=False)
+    call_command("goodsassoc_import", str(tmp_path / "lines.csv"), no_progress=True, stdout=io.StringIO())
+    stored = all_stored_text()
+    assert Interaction.objects.count() == 2
+    for raw in ("555444333", "carol-shopper", "carol@example.com", "777666555"):
+        assert raw not in stored, f"raw identifier {raw!r} stored"
+
+
+def test_imported_event_ids_are_keyed_not_derived_from_the_raw_user_id(articles, settings, tmp_path):
+    """With the raw id in an unkeyed hash, anyone could test guesses of the user id against an event id."""
+    import pandas as pd
+
+    from goodsassoc.importing import import_lines
+
+    line = pd.DataFrame([{"user_id": "4711", "basket_id": "b-1", "item_id": "SKU-2", "ts": "2026-01-02T10:00:00Z",
+                          "quantity": 1, "price": 19.0}])
+    import_lines(line)
+    first = Interaction.objects.get().event_id
+    Interaction.objects.all().delete()
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "PSEUDONYM_KEY": "another-key-0123456789abcdef0123456789"}
+    import_lines(line)
+    assert Interaction.objects.get().event_id != first

@@ -25,5 +25,5 @@ def publish_version(t: PublishTables, weights=None) -> ModelVersion:
 
 
 def related_rows(anchor, *targets, reason="bought_together"):
-    return [(anchor, rank, target, 1.0 - rank / 10, 0.5, reason, {"baskets_together": 10 - rank})
-            for rank, target in enumerate(targets)]
+    return [(anchor, rank, target, 1.0 - (rank - 1) / 10, 0.5, reason, {"baskets_together": 11 - rank})
+            for rank, target in enumerate(targets, start=1)]

@@ -70,17 +70,20 @@ def test_readers_never_see_a_mix_or_nothing_while_versions_publish(articles, no_
 
 
 KILLED_PUBLISH = """
-import os, sys, time
+import time
 import django
 django.setup()
-import pandas as pd
 from goodsassoc import publishing
 from goodsassoc.models import ModelVersion
 from tests.serving.factories import tables
-rows = [("SKU-1", r % 30000, "SKU-2", 1.0, 0.1, "popular", {}) for r in range(400000)]
+rows = [("SKU-1", r + 1, "SKU-2", 1.0, 0.1, "popular", {}) for r in range(20000)]
 version = ModelVersion.objects.create()
-print("writing", flush=True)
-publishing.write_version(version.pk, tables(related=rows))
+
+def halfway(stage, done, total):
+    print("table", done, "of", total, flush=True)
+    time.sleep(60)  # the parent kills the process here: rows written, transaction still open
+
+publishing.write_version(version.pk, tables(related=rows), on_progress=halfway)
 publishing.publish(version)
 print("published", flush=True)
 """
@@ -94,8 +97,7 @@ def test_a_publish_killed_midway_leaves_the_old_version_served(articles, no_cach
            "GOODSASSOC_SQLITE_PATH": str(connection.settings_dict["NAME"])}
     child = subprocess.Popen([sys.executable, "-c", KILLED_PUBLISH], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "writing"
-    time.sleep(1.0)  # well into the COPY
+    assert child.stdout.readline().strip() == "table 1 of 4"
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     assert ServingState.objects.get().version_id == old.pk

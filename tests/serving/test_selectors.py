@@ -23,8 +23,8 @@ def served(articles, sellers):
     return publish_version(tables(
         related=related_rows("SKU-1", "SKU-2", "SKU-3", "SKU-4") + related_rows("SKU-3", "SKU-4"),
         shopper_items=[("shopper-a", "SKU-4", 0.5, 0.1)],
-        shopper_shops=[("shopper-a", 0, str(sellers[1].pk), 0.9, "shoppers_like_you", {}),
-                       ("", 0, str(sellers[0].pk), 0.7, "popular_shop", {})],
+        shopper_shops=[("shopper-a", 1, str(sellers[1].pk), 0.9, "shoppers_like_you", {}),
+                       ("", 1, str(sellers[0].pk), 0.7, "popular_shop", {})],
         popular=[("all", "", 1, "SKU-2", 1.0, 30), ("all", "", 2, "SKU-1", 0.8, 20),
                  ("category_2", "Kitchen", 1, "SKU-2", 1.0, 12), ("category_2", "Kitchen", 2, "SKU-3", 0.5, 6),
                  ("category_1", "Home", 1, "SKU-4", 0.9, 20)],

@@ -21,7 +21,7 @@ def served(articles, sellers, shopper):
     return publish_version(tables(
         related=related_rows("SKU-1", "SKU-2", "SKU-3") + related_rows("SKU-2", "SKU-1"),
         shopper_items=[(pseudonymise(shopper.pk), "SKU-4", 0.5, 0.1)],
-        shopper_shops=[("", 0, str(sellers[0].pk), 0.7, "popular_shop", {})],
+        shopper_shops=[("", 1, str(sellers[0].pk), 0.7, "popular_shop", {})],
         popular=[("all", "", 1, "SKU-2", 1.0, 30)],
     ))
 
