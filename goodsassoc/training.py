@@ -33,14 +33,18 @@ class Holdout:
     cutoff: str = ""
 
 
-def _config() -> Any:
+# A quick first model (e.g. the demo's): a fraction of the default training, same model otherwise.
+QUICK_OPTIONS = {"epochs": 2, "pairs_per_epoch": 250_000}
+
+
+def _config(quick: bool = False) -> Any:
     """The engine's configuration: NEIGHBOURS plus any TRAINING_OPTIONS (engine config fields)."""
     from dataclasses import fields
 
     from goodsassoc.engine.recommender import RecommenderConfig
     from goodsassoc.engine.train import TrainConfig
 
-    options = dict(ga_settings.TRAINING_OPTIONS or {})
+    options = {**(QUICK_OPTIONS if quick else {}), **dict(ga_settings.TRAINING_OPTIONS or {})}
     train_fields = {f.name for f in fields(TrainConfig)}
     top_fields = {f.name for f in fields(RecommenderConfig)} - {"train", "k"}
     unknown = set(options) - train_fields - top_fields
@@ -88,11 +92,11 @@ def _plain(metrics: dict) -> dict:
             if isinstance(v, (int, float, np.floating)) and np.isfinite(v)}
 
 
-def fit(lines: pd.DataFrame, items: pd.DataFrame, on_progress: Progress | None = None) -> Any:
+def fit(lines: pd.DataFrame, items: pd.DataFrame, on_progress: Progress | None = None, quick: bool = False) -> Any:
     """Fit the shipped recommender on all lines (the version that gets served)."""
     from goodsassoc.engine.recommender import fit_recommender
 
-    return fit_recommender(lines, items, _config(), on_progress=on_progress)
+    return fit_recommender(lines, items, _config(quick), on_progress=on_progress)
 
 
 def publish_tables(fitted: Any) -> PublishTables:

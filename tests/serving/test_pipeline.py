@@ -111,3 +111,11 @@ def test_only_one_run_at_a_time(db):
 def test_the_command_shows_progress_and_reports(db, articles, capsys):
     call_command("goodsassoc_retrain", "--no-progress")
     assert "rejected" in capsys.readouterr().out  # no history yet: rejected with its reason
+
+
+def test_a_quick_first_model_skips_the_holdout_only_while_nothing_is_served(shop_history, artifact_dir, capsys):
+    call_command("goodsassoc_retrain", "--quick", "--no-progress")
+    assert "published model version" in capsys.readouterr().out
+    run = TrainingRun.objects.get()
+    assert "holdout" not in run.timings and run.params == {"quick": True}
+    assert run.model_version.note.startswith("A quick first model")

@@ -19,13 +19,14 @@ class Command(BaseCommand):
         parser.add_argument("--refresh", action="store_true",
                             help="Only re-score the current data with the served model (no training).")
         parser.add_argument("--enqueue", action="store_true", help="Hand the run to a Celery worker and return.")
-        parser.add_argument("--skip-gate", action="store_true",
-                            help="For the very first model only: publish without the holdout check (faster).")
+        parser.add_argument("--quick", action="store_true",
+                            help="For a shop's very first model only: a shorter training, published without the "
+                                 "holdout check, so that the widgets fill fast. Later runs are full.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind = "refresh" if options["refresh"] else "retrain"
-        run_id = pipeline.prepare_run(kind, trigger="command", params={"skip_gate": options["skip_gate"]})
+        run_id = pipeline.prepare_run(kind, trigger="command", params={"quick": options["quick"]})
         if options["enqueue"]:
             from goodsassoc import tasks
 
