@@ -59,6 +59,8 @@ if os.environ.get("GOODSASSOC_TEST_DB") == "postgres":
         "PASSWORD": os.environ.get("PGPASSWORD", ""),
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
+        # One test database per run, so that runs on the same server do not collide.
+        "TEST": {"NAME": f"test_goodsassoc_{os.getpid()}"},
     }}
 else:
     # A file, not memory, so that tests can share the database with a worker process.
