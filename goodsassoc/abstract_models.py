@@ -287,3 +287,149 @@ class AbstractMerchantRule(models.Model):
     def __str__(self) -> str:
         where = f"on {self.anchor_key}" if self.anchor_key else "everywhere"
         return f"{self.get_action_display()}: {self.target_key} {where}"
+
+
+# --- Feedback on recommendations --------------------------------------------------------------
+# Kept apart from interactions: impressions are many and never train the model directly, and
+# the dashboard reads daily summaries (FeedbackDaily, FeedbackItemDaily) rather than these rows.
+
+
+class FeedbackWidget(models.TextChoices):
+    RELATED = "related", _("Related products")
+    CART = "cart", _("Complete your cart")
+    SHOPS = "shops", _("Shops you may like")
+
+
+class AbstractImpressionSet(models.Model):
+    """One widget as shown to a shopper: what, where, from which model and experiment arm."""
+
+    id = models.BigAutoField(primary_key=True)
+    request_id = models.CharField(_("request id"), max_length=64, unique=True,
+                                  help_text=_("De-duplication key: a widget's impressions are stored once."))
+    widget = models.CharField(_("widget"), max_length=16, choices=FeedbackWidget.choices)
+    strategy = models.CharField(_("strategy"), max_length=32, blank=True)
+    model_version = models.BigIntegerField(_("model version"), null=True, blank=True)
+    arm = models.CharField(_("A/B arm"), max_length=64, blank=True, help_text=_("test:arm, or empty"))
+    anchor_key = models.CharField(_("anchor product"), max_length=64, blank=True)
+    items = models.JSONField(_("shown keys, in position order"), default=list)
+    user_pseudonym = models.CharField(_("user pseudonym"), max_length=64, blank=True, default="")
+    anonymous_id = models.CharField(_("anonymous id"), max_length=36, blank=True, default="")
+    shown_at = models.DateTimeField(_("shown at"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("impression set")
+        verbose_name_plural = _("impression sets")
+        ordering = ["-shown_at"]
+        indexes = [models.Index(fields=["shown_at"], name="ga_impr_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.widget} {self.request_id[:12]} ({len(self.items or [])} shown)"
+
+
+class AbstractRecommendationClick(models.Model):
+    """A click on a shown recommendation."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(_("event id"), unique=True)
+    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    widget = models.CharField(_("widget"), max_length=16, choices=FeedbackWidget.choices)
+    strategy = models.CharField(_("strategy"), max_length=32, blank=True)
+    model_version = models.BigIntegerField(_("model version"), null=True, blank=True)
+    arm = models.CharField(_("A/B arm"), max_length=64, blank=True)
+    anchor_key = models.CharField(_("anchor product"), max_length=64, blank=True)
+    product_key = models.CharField(_("clicked"), max_length=64)
+    position = models.PositiveSmallIntegerField(_("position"))
+    user_pseudonym = models.CharField(_("user pseudonym"), max_length=64, blank=True, default="")
+    anonymous_id = models.CharField(_("anonymous id"), max_length=36, blank=True, default="")
+    timestamp = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("recommendation click")
+        verbose_name_plural = _("recommendation clicks")
+        ordering = ["-timestamp"]
+        indexes = [models.Index(fields=["timestamp"], name="ga_click_ts"),
+                   models.Index(fields=["product_key", "timestamp"], name="ga_click_product_ts")]
+
+    def __str__(self) -> str:
+        return f"click on {self.product_key} at {self.position} ({self.widget})"
+
+
+class AbstractAttributedConversion(models.Model):
+    """An add-to-cart or purchase credited to a clicked recommendation within the window."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(_("interaction event id"), unique=True,
+                                help_text=_("The credited interaction; credited once."))
+    kind = models.CharField(_("kind"), max_length=24, choices=InteractionKind.choices)
+    click_event_id = models.UUIDField(_("click event id"))
+    request_id = models.CharField(_("request id"), max_length=64, db_index=True)
+    widget = models.CharField(_("widget"), max_length=16, choices=FeedbackWidget.choices)
+    strategy = models.CharField(_("strategy"), max_length=32, blank=True)
+    model_version = models.BigIntegerField(_("model version"), null=True, blank=True)
+    arm = models.CharField(_("A/B arm"), max_length=64, blank=True)
+    anchor_key = models.CharField(_("anchor product"), max_length=64, blank=True)
+    product_key = models.CharField(_("product"), max_length=64)
+    position = models.PositiveSmallIntegerField(_("position"))
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2, null=True, blank=True)
+    timestamp = models.DateTimeField(_("time"))
+    clicked_at = models.DateTimeField(_("clicked at"))
+
+    class Meta:
+        abstract = True
+        verbose_name = _("attributed conversion")
+        verbose_name_plural = _("attributed conversions")
+        ordering = ["-timestamp"]
+        indexes = [models.Index(fields=["timestamp"], name="ga_conv_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.product_key} via {self.widget}"
+
+
+class AbstractFeedbackDaily(models.Model):
+    """Per day, widget, strategy, model version and arm: the dashboard's figures."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField(_("day"))
+    widget = models.CharField(_("widget"), max_length=16, choices=FeedbackWidget.choices)
+    strategy = models.CharField(_("strategy"), max_length=32, blank=True)
+    model_version = models.BigIntegerField(_("model version"), default=0, help_text=_("0: none"))
+    arm = models.CharField(_("A/B arm"), max_length=64, blank=True)
+    impressions = models.BigIntegerField(_("widgets shown"), default=0)
+    items_shown = models.BigIntegerField(_("items shown"), default=0)
+    clicks = models.BigIntegerField(_("clicks"), default=0)
+    clicked_sets = models.BigIntegerField(_("widgets clicked"), default=0)
+    add_to_carts = models.BigIntegerField(_("attributed add-to-carts"), default=0)
+    purchases = models.BigIntegerField(_("attributed purchases"), default=0)
+    revenue = models.DecimalField(_("attributed revenue"), max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("feedback dashboard")
+        verbose_name_plural = _("feedback dashboard")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["day", "widget", "strategy", "model_version", "arm"],
+                                               name="ga_feedback_daily_key")]
+
+
+class AbstractFeedbackItemDaily(models.Model):
+    """Per day, widget, anchor and recommended product: for top pairs and catalogue coverage."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField(_("day"))
+    widget = models.CharField(_("widget"), max_length=16, choices=FeedbackWidget.choices)
+    anchor_key = models.CharField(_("anchor product"), max_length=64, blank=True)
+    product_key = models.CharField(_("recommended"), max_length=64)
+    shown = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    add_to_carts = models.BigIntegerField(default=0)
+    purchases = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("recommended pair per day")
+        indexes = [models.Index(fields=["day", "widget"], name="ga_fb_item_day"),
+                   # Top pairs read only the pairs that were clicked.
+                   models.Index(fields=["day", "widget"], name="ga_fb_item_clicked", condition=models.Q(clicks__gt=0))]

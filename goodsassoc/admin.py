@@ -5,20 +5,39 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from goodsassoc import admin_feedback, charts
+from goodsassoc.admin_feedback import BoundedPaginator, RecentFilter
 from goodsassoc.models import IdentityLink, Interaction, MerchantRule, ModelVersion, TrainingRun
+
+EXPORT_COLUMNS = ["timestamp", "kind", "product_key", "shop_key", "quantity", "value", "basket_key", "source",
+                  "user_pseudonym", "anonymous_id", "event_id"]
 
 
 @admin.register(Interaction)
 class InteractionAdmin(admin.ModelAdmin):
+    """The interaction browser: filters, exact searches and CSV export, all bounded on huge tables."""
+
     list_display = ("timestamp", "kind", "product_key", "shop_key", "quantity", "value", "basket_key", "source")
-    list_filter = ("kind", "source")
+    list_filter = (RecentFilter, "kind", "source")
     search_fields = ("=product_key", "=basket_key", "=user_pseudonym", "=anonymous_id")
-    date_hierarchy = "timestamp"
     show_full_result_count = False  # no full-table count on large tables
+    paginator = BoundedPaginator  # ... nor a full count of a filtered one
     readonly_fields = [f.name for f in Interaction._meta.fields]
+    change_list_template = "admin/goodsassoc/interaction/change_list.html"
 
     def has_add_permission(self, request):  # interactions come from shoppers, not from the admin
         return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.export_view)
+        return [path("export/", view, name="goodsassoc_interaction_export"), *super().get_urls()]
+
+    def export_view(self, request):
+        """The changelist's current filters and search as CSV (at most INTERACTION_EXPORT_MAX_ROWS rows)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        queryset = self.get_changelist_instance(request).get_queryset(request).order_by("-timestamp")
+        return admin_feedback.export_csv(queryset, EXPORT_COLUMNS, "interactions.csv")
 
 
 @admin.register(IdentityLink)
@@ -84,7 +103,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         active = TrainingRun.objects.filter(status__in=["queued", "running"]).exists()
-        return super().changelist_view(request, {**(extra_context or {}), "refresh_while_running": active})
+        return super().changelist_view(request, {**(extra_context or {}), "refresh_while_running": active,
+                                                 **training_history()})
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.retrain_now)
@@ -103,3 +123,29 @@ class TrainingRunAdmin(admin.ModelAdmin):
         self.message_user(request, _("Run #%(id)s started; its progress shows here.") % {"id": run_id},
                           messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:goodsassoc_trainingrun_changelist"))
+
+
+HISTORY_RUNS = 30
+
+
+def training_history() -> dict:
+    """The last runs' offline metrics beside the popularity baseline measured in the same run."""
+    runs = list(TrainingRun.objects.exclude(metrics={}).filter(kind="retrain")
+                .order_by("-id").values("id", "finished_at", "status", "metrics")[:HISTORY_RUNS])[::-1]
+    rows = []
+    for run in runs:
+        holdout, popularity = run["metrics"].get("holdout") or {}, run["metrics"].get("popularity") or {}
+        if not holdout:
+            continue
+        row = {"id": run["id"], "finished_at": run["finished_at"], "status": run["status"],
+               "queries": run["metrics"].get("queries")}
+        for task in ("related", "cart"):
+            row[f"{task}_model"] = (holdout.get(task) or {}).get("NDCG@10")
+            row[f"{task}_popularity"] = (popularity.get(task) or {}).get("NDCG@10")
+        rows.append(row)
+    labels = [f"#{r['id']}" for r in rows]
+    series = {f"{task} {who}": [r[f"{task}_{who}"] for r in rows]
+              for task in ("related", "cart") for who in ("model", "popularity")}
+    chart = charts.line_chart(labels, series, title="Holdout NDCG@10 per run: model and popularity baseline",
+                              width=720) if rows else ""
+    return {"history": rows[::-1], "history_chart": chart}

@@ -18,13 +18,15 @@ from django.utils.module_loading import import_string
 from goodsassoc.abstract_models import InteractionKind
 from goodsassoc.adapters import ATTRIBUTE_NAMES
 from goodsassoc.conf import DEFAULTS, SETTINGS_NAME
+from goodsassoc.experiments import config_errors
 
 MODEL_LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 RATE_RE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE", "EVENTS_MAX_CLOCK_SKEW_SECONDS",
                  "SERVED_VERSION_CACHE_SECONDS", "WIDGET_CACHE_SECONDS", "RECENTLY_BOUGHT_DAYS",
                  "TRAINING_WINDOW_DAYS", "NEIGHBOURS", "HOLDOUT_DAYS", "QUALITY_GATE_MIN_QUERIES", "KEEP_VERSIONS",
-                 "TASK_SOFT_TIME_LIMIT")
+                 "TASK_SOFT_TIME_LIMIT", "ATTRIBUTION_WINDOW_HOURS", "FEEDBACK_SUMMARY_DAYS",
+                 "INTERACTION_EXPORT_MAX_ROWS")
 MIDDLEWARE_PATH = "goodsassoc.middleware.AnonymousIdMiddleware"
 
 
@@ -135,10 +137,29 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
     tolerance = user.get("QUALITY_GATE_TOLERANCE", DEFAULTS["QUALITY_GATE_TOLERANCE"])
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
         errors.append(_error(14, f"GOODSASSOC['QUALITY_GATE_TOLERANCE'] = {tolerance!r} must be a number in [0, 1)."))
+    errors += _feedback_errors(user)
     samesite = user.get("ANONYMOUS_COOKIE_SAMESITE", "Lax")
     if samesite not in ("Lax", "Strict", "None", False):
         errors.append(_error(12, f"GOODSASSOC['ANONYMOUS_COOKIE_SAMESITE'] = {samesite!r} must be "
                                  "'Lax', 'Strict', 'None' or False."))
+    return errors
+
+
+def _feedback_errors(user: dict[str, Any]) -> list[Error]:
+    errors = []
+    weight = user.get("FEEDBACK_WEIGHT", DEFAULTS["FEEDBACK_WEIGHT"])
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+        errors.append(_error(15, f"GOODSASSOC['FEEDBACK_WEIGHT'] = {weight!r} must be a number >= 0.",
+                             "0 means credited add-to-carts and purchases weigh as much as any other."))
+    crontab = user.get("FEEDBACK_SUMMARY_CRONTAB", DEFAULTS["FEEDBACK_SUMMARY_CRONTAB"])
+    if crontab is not None and (not isinstance(crontab, str) or len(crontab.split()) != 5):
+        errors.append(_error(16, f"GOODSASSOC['FEEDBACK_SUMMARY_CRONTAB'] = {crontab!r} is not a crontab like "
+                                 "'*/15 * * * *'.", "None for no schedule."))
+    if not isinstance(user.get("FEEDBACK_TRACKING", True), bool):
+        errors.append(_error(17, "GOODSASSOC['FEEDBACK_TRACKING'] must be True or False."))
+    for problem in config_errors(user.get("AB_TESTS", {})):
+        errors.append(_error(18, f"GOODSASSOC['AB_TESTS']{problem if problem.startswith('[') else ' ' + problem}.",
+                             "See docs/feedback.md for the format of A/B tests."))
     return errors
 
 

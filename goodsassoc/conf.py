@@ -82,6 +82,16 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_VERSIONS": 3,  # model versions (artifacts) kept besides the served one
     "RETRAIN_CRONTAB": "30 3 * * *",  # default schedule created at migrate (editable in the admin); None: none
     "TASK_SOFT_TIME_LIMIT": 3600,
+    # Feedback on recommendations (docs/feedback.md).
+    "FEEDBACK_TRACKING": True,  # widgets post their impressions and clicks from the browser (a small script)
+    "ATTRIBUTION_WINDOW_HOURS": 24,  # an add-to-cart or purchase this soon after a click is credited to it
+    "FEEDBACK_WEIGHT": 0.5,  # extra training weight of an add-to-cart or purchase credited to a recommendation
+    "FEEDBACK_SUMMARY_CRONTAB": "*/15 * * * *",  # default schedule of the dashboard's summary refresh; None: none
+    "FEEDBACK_SUMMARY_DAYS": 2,  # days (up to today) each scheduled refresh re-aggregates
+    "INTERACTION_EXPORT_MAX_ROWS": 100_000,  # CSV export of the interaction browser stops here
+    # A/B tests: {"name": {"arms": {"model": {"share": 50}, "popular": {"share": 50, "strategy": "popular"}},
+    #                       "widgets": ["related"], "active": True}}; see docs/feedback.md.
+    "AB_TESTS": {},
 }
 
 IMPORT_STRINGS = {"PRODUCT_ADAPTER"}

@@ -13,11 +13,18 @@ from django.db import connection
 
 from goodsassoc import hosts
 from goodsassoc.conf import ga_settings
-from goodsassoc.models import Interaction
+from goodsassoc.models import AttributedConversion, Interaction
 
 Progress = Callable[[str, int, int], None]
 SELECT = ("user_pseudonym, anonymous_id, basket_key, product_key, shop_key, timestamp, quantity, value, kind, "
           "event_id")
+COLUMNS = [c.strip() for c in SELECT.split(",")] + ["credited"]
+
+
+def _credited_sql() -> str:
+    """1 for an add-to-cart or purchase credited to a recommendation (it weighs FEEDBACK_WEIGHT more)."""
+    table = AttributedConversion._meta.db_table
+    return f"CASE WHEN EXISTS (SELECT 1 FROM {table} c WHERE c.event_id = i.event_id) THEN 1 ELSE 0 END AS credited"
 
 
 def _read_interactions(since: datetime | None) -> pd.DataFrame:
@@ -31,15 +38,16 @@ def _read_interactions(since: datetime | None) -> pd.DataFrame:
             buffer = io.BytesIO()
             # COPY takes no parameters; ``since`` is a datetime we made, so its ISO form is a safe literal.
             literal = where.replace("%s", f"'{since.isoformat()}'::timestamptz") if since else where
-            sql = f"SELECT {SELECT} FROM {table} WHERE {literal} ORDER BY timestamp"
+            sql = f"SELECT {SELECT}, {_credited_sql()} FROM {table} i WHERE {literal} ORDER BY timestamp"
             with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
                 for data in copy:
                     buffer.write(data)
             buffer.seek(0)
             frame = pd.read_csv(buffer, dtype=str, keep_default_na=False)
         else:
-            cursor.execute(f"SELECT {SELECT} FROM {table} WHERE {where} ORDER BY timestamp", params)
-            frame = pd.DataFrame(cursor.fetchall(), columns=[c.strip() for c in SELECT.split(",")], dtype=object)
+            sql = f"SELECT {SELECT}, {_credited_sql()} FROM {table} i WHERE {where} ORDER BY timestamp"
+            cursor.execute(sql, params)
+            frame = pd.DataFrame(cursor.fetchall(), columns=COLUMNS, dtype=object)
     return frame
 
 
@@ -48,7 +56,8 @@ def interactions_frame(since: datetime | None = None) -> pd.DataFrame:
 
     A shopper is the user pseudonym, else the anonymous id. Events without a basket (views,
     cart changes from the endpoint) are grouped per shopper and day, as a browsing session;
-    an event with neither basket nor shopper stands alone.
+    an event with neither basket nor shopper stands alone. An add-to-cart or purchase credited to a
+    clicked recommendation weighs FEEDBACK_WEIGHT more; clicks weigh KIND_WEIGHTS["click"].
     """
     raw = _read_interactions(since)
     if raw.empty:
@@ -67,7 +76,9 @@ def interactions_frame(since: datetime | None = None) -> pd.DataFrame:
         "user_id": user.replace("", pd.NA), "basket_id": basket, "item_id": raw["product_key"].astype(str),
         "shop_id": raw["shop_key"].astype(str).replace("", pd.NA), "ts": ts.dt.tz_localize(None),
         "quantity": quantity, "price": (value / quantity).replace([np.inf, -np.inf], np.nan),
-        "weight": raw["kind"].map(weights).astype(float), "kind": raw["kind"],
+        "weight": raw["kind"].map(weights).astype(float)
+        + ga_settings.FEEDBACK_WEIGHT * pd.to_numeric(raw["credited"], errors="coerce").fillna(0).astype(float),
+        "kind": raw["kind"],
     })
 
 

@@ -1,11 +1,16 @@
 """Concrete goodsassoc models."""
 
 from goodsassoc.abstract_models import (
+    AbstractAttributedConversion,
+    AbstractFeedbackDaily,
+    AbstractFeedbackItemDaily,
     AbstractIdentityLink,
+    AbstractImpressionSet,
     AbstractInteraction,
     AbstractMerchantRule,
     AbstractModelVersion,
     AbstractPopularItem,
+    AbstractRecommendationClick,
     AbstractRelatedItem,
     AbstractServingState,
     AbstractShopperItem,
@@ -18,6 +23,7 @@ from goodsassoc.abstract_models import (
 )
 
 __all__ = [
+    "AttributedConversion", "FeedbackDaily", "FeedbackItemDaily", "ImpressionSet", "RecommendationClick",
     "IdentityLink", "Interaction", "InteractionKind", "InteractionSource", "MerchantRule", "ModelVersion",
     "PopularItem", "RelatedItem", "RunStatus", "ServingState", "ShopperItem", "ShopperShop", "TrainingRun",
     "VersionStatus",
@@ -82,3 +88,33 @@ class MerchantRule(AbstractMerchantRule):
     class Meta(AbstractMerchantRule.Meta):
         abstract = False
         db_table = "goodsassoc_merchant_rule"
+
+
+class ImpressionSet(AbstractImpressionSet):
+    class Meta(AbstractImpressionSet.Meta):
+        abstract = False
+        db_table = "goodsassoc_impression_set"
+
+
+class RecommendationClick(AbstractRecommendationClick):
+    class Meta(AbstractRecommendationClick.Meta):
+        abstract = False
+        db_table = "goodsassoc_recommendation_click"
+
+
+class AttributedConversion(AbstractAttributedConversion):
+    class Meta(AbstractAttributedConversion.Meta):
+        abstract = False
+        db_table = "goodsassoc_attributed_conversion"
+
+
+class FeedbackDaily(AbstractFeedbackDaily):
+    class Meta(AbstractFeedbackDaily.Meta):
+        abstract = False
+        db_table = "goodsassoc_feedback_daily"
+
+
+class FeedbackItemDaily(AbstractFeedbackItemDaily):
+    class Meta(AbstractFeedbackItemDaily.Meta):
+        abstract = False
+        db_table = "goodsassoc_feedback_item_daily"

@@ -81,19 +81,27 @@ def connect_builtin_receivers() -> None:
 
 
 def ensure_retrain_schedule(sender: Any, **kwargs: Any) -> None:
-    """After migrate: create the default retraining schedule once (then it is the merchant's to edit)."""
+    """After migrate: create the default schedules once (then they are the merchant's to edit):
+    retraining, and the refresh of the feedback dashboard's summaries."""
     from django.apps import apps
 
-    crontab = ga_settings.RETRAIN_CRONTAB
-    if not crontab or not apps.is_installed("django_celery_beat"):
+    if not apps.is_installed("django_celery_beat"):
         return
+    _ensure_schedule("goodsassoc: retrain and publish", "goodsassoc.retrain", ga_settings.RETRAIN_CRONTAB,
+                     {"trigger": "schedule"})
+    _ensure_schedule("goodsassoc: refresh the feedback dashboard", "goodsassoc.refresh_feedback_summary",
+                     ga_settings.FEEDBACK_SUMMARY_CRONTAB, {"days": ga_settings.FEEDBACK_SUMMARY_DAYS})
+
+
+def _ensure_schedule(name: str, task: str, crontab: str | None, kwargs: dict) -> None:
+    import json
+
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-    if PeriodicTask.objects.filter(task="goodsassoc.retrain").exists():
+    if not crontab or PeriodicTask.objects.filter(task=task).exists():
         return
     minute, hour, day_of_month, month_of_year, day_of_week = crontab.split()
     schedule, _ = CrontabSchedule.objects.get_or_create(
         minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week)
-    PeriodicTask.objects.create(name="goodsassoc: retrain and publish", task="goodsassoc.retrain", crontab=schedule,
-                                kwargs='{"trigger": "schedule"}',
+    PeriodicTask.objects.create(name=name, task=task, crontab=schedule, kwargs=json.dumps(kwargs),
                                 description="Created by goodsassoc; edit or disable it here.")

@@ -6,6 +6,7 @@ The Python API, the signal receivers and the events endpoint all call
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +23,14 @@ from goodsassoc.abstract_models import InteractionKind, InteractionSource
 from goodsassoc.conf import ga_settings
 from goodsassoc.privacy import Identity, identity_for_request, identity_for_user, is_anonymous_id, pseudonymise
 
+FEEDBACK_FIELDS = ("request_id", "widget", "position", "strategy", "model_version", "arm", "anchor")
 EVENT_FIELDS = {
     "event_id", "kind", "product", "shop", "quantity", "value", "basket", "timestamp", "user", "anonymous_id",
+    *FEEDBACK_FIELDS,
 }
+WIDGETS = ("related", "cart", "shops")
+MAX_POSITION = 1000
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KINDS = frozenset(InteractionKind.values)
 MAX_QUANTITY = Decimal("999999999")
 MAX_VALUE = Decimal("999999999999")
@@ -76,6 +82,19 @@ class _Clean:
     user_pseudonym: str
     anonymous_id: str
     valid: bool = True
+    # Feedback on a recommendation (impression and click events only).
+    request_id: str = ""
+    widget: str = ""
+    position: int = 0
+    strategy: str = ""
+    model_version: int | None = None
+    arm: str = ""
+    anchor: str = ""
+
+    @property
+    def item_key(self) -> str:
+        """What was shown or clicked: a product, or a shop in the shops widget."""
+        return self.shop_key if self.widget == "shops" else self.product_key
 
 
 class _Checker:
@@ -130,6 +149,46 @@ class _Checker:
             return number
         return default
 
+    def integer(self, name: str, *, required: bool, low: int, high: int) -> int | None:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            if required:
+                self.fail(name, "This field is required.")
+            return None
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, f"Expected an integer, got {type(value).__name__}.")
+            return None
+        if not low <= value <= high:
+            self.fail(name, f"Must be between {low} and {high}.")
+            return None
+        return value
+
+    def feedback(self, kind: Any) -> dict[str, Any]:
+        """The fields that tie an impression or a click to the widget response it came from."""
+        if kind not in ("impression", "click"):
+            for name in FEEDBACK_FIELDS:
+                if self.raw.get(name) not in (None, ""):
+                    self.fail(name, "Only impression and click events carry this field.")
+            return {}
+        request_id = self.text("request_id", required=True)
+        if request_id and not REQUEST_ID_RE.match(request_id):
+            self.fail("request_id", "Letters, digits, '-' and '_' only (the widget's request_id).")
+        widget = self.raw.get("widget")
+        if widget in (None, ""):
+            self.fail("widget", "This field is required.")
+        elif widget not in WIDGETS:
+            self.fail("widget", f"Unknown widget {widget!r}; expected one of: {', '.join(WIDGETS)}.")
+            widget = ""
+        return {
+            "request_id": request_id, "widget": widget or "",
+            "position": self.integer("position", required=True, low=1, high=MAX_POSITION) or 0,
+            "strategy": self.text("strategy", max_length=32),
+            "model_version": self.integer("model_version", required=False, low=1, high=2**62),
+            "arm": self.text("arm"), "anchor": self.text("anchor"),
+        }
+
     def timestamp(self, now: datetime) -> datetime:
         value = self.raw.get("timestamp")
         if value is None or value == "":
@@ -178,8 +237,10 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, require_even
         check.fail("kind", "This field is required.")
     elif not isinstance(kind, str) or kind not in KINDS:
         check.fail("kind", f"Unknown kind {kind!r}; expected one of: {', '.join(sorted(KINDS))}.")
-    product = check.text("product", required=True)
-    shop = check.text("shop")
+    feedback = check.feedback(kind)
+    shops_widget = feedback.get("widget") == "shops"  # its items are shops, not products
+    product = check.text("product", required=not shops_widget)
+    shop = check.text("shop", required=shops_widget)
     quantity = check.decimal("quantity", default=Decimal(1), positive=True, limit=MAX_QUANTITY)
     value = check.decimal("value", default=None, positive=False, limit=MAX_VALUE)
     basket = check.text("basket")
@@ -198,7 +259,7 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, require_even
         else:
             check.fail("anonymous_id", "Must be a version-4 UUID in lower case.")
     return _Clean(event_id, kind, product, shop, quantity, value, basket, when, pseudonym, anonymous_id,
-                  valid=len(errors) == before)
+                  valid=len(errors) == before, **feedback)
 
 
 def validate_events(events: Sequence[Any], *, identity: Identity | None = None, trusted: bool = False,
@@ -262,6 +323,7 @@ def _fill_linked_pseudonyms(events: list[_Clean]) -> None:
 def record_events(events: Sequence[Any], *, identity: Identity | None = None, source: str = InteractionSource.PYTHON,
                   trusted: bool = False, require_event_id: bool = False) -> RecordResult:
     """Validate and store a batch: all events or none; an event id seen before is skipped."""
+    from goodsassoc import feedback
     from goodsassoc.models import Interaction
 
     clean = validate_events(events, identity=identity, trusted=trusted, require_event_id=require_event_id)
@@ -269,19 +331,28 @@ def record_events(events: Sequence[Any], *, identity: Identity | None = None, so
     unique: dict[uuid.UUID, _Clean] = {}
     for event in clean:
         unique.setdefault(event.event_id, event)
+    impressions = [e for e in unique.values() if e.kind == "impression"]
+    clicks = [e for e in unique.values() if e.kind == "click"]
+    # Impressions live only in impression sets; a click on a shop has no product interaction.
+    stored_as_interaction = [e for e in unique.values() if e.kind != "impression" and e.product_key]
     with transaction.atomic():
-        seen = set(Interaction.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
+        seen = set(Interaction.objects.filter(event_id__in=[e.event_id for e in stored_as_interaction])
+                   .values_list("event_id", flat=True))
         rows = [
             Interaction(
                 event_id=e.event_id, kind=e.kind, product_key=e.product_key, shop_key=e.shop_key,
                 quantity=e.quantity, value=e.value, basket_key=e.basket_key, timestamp=e.timestamp,
                 user_pseudonym=e.user_pseudonym, anonymous_id=e.anonymous_id, source=source,
             )
-            for e in unique.values() if e.event_id not in seen
+            for e in stored_as_interaction if e.event_id not in seen
         ]
         Interaction.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-    result.stored = len(rows)
-    result.duplicates = len(clean) - len(rows)
+        shown, _ = feedback.store_impressions(impressions)
+        new_clicks = feedback.store_clicks(clicks)
+        feedback.attribute(rows)
+    new_shop_clicks = new_clicks - sum(1 for r in rows if r.kind == "click")
+    result.stored = len(rows) + shown + max(new_shop_clicks, 0)
+    result.duplicates = len(clean) - result.stored
     return result
 
 

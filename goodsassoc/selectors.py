@@ -8,6 +8,7 @@ errors are logged and an empty list is returned.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from django.core.cache import cache
 from django.db import connection, models
 from django.utils import timezone
 
-from goodsassoc import hosts, rules
+from goodsassoc import experiments, hosts, rules
 from goodsassoc.conf import ga_settings
 from goodsassoc.models import (
     Interaction,
@@ -40,6 +41,12 @@ from goodsassoc.reasons import describe
 
 logger = logging.getLogger("goodsassoc")
 SERVED = f"(SELECT version_id FROM {ServingState._meta.db_table} WHERE id = 1)"
+_version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
+
+
+def _served() -> str:
+    """The version the branches read: the served one, or an A/B arm's own (an integer literal)."""
+    return _version_sql.get()
 COLUMNS = "src, version, a, b, s, p, reason, evidence, rk"
 
 
@@ -65,6 +72,8 @@ class Recommendations:
     strategy: str = "none"
     model_version: int | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    arm: str = ""  # "test:arm" when the shopper is in an A/B test (goodsassoc.experiments)
+    anchor: str = ""  # the product whose page shows the widget (related), for feedback
 
     def __iter__(self):
         return iter(self.items)
@@ -131,7 +140,7 @@ def _json(value: Any) -> dict:
 def _related_branch(anchors: Sequence[str]) -> tuple[str, list]:
     t = RelatedItem._meta.db_table
     return (f"SELECT 'related', version, product_key, related_key, score, popularity, reason, "
-            f"CAST(evidence AS TEXT), rank FROM {t} WHERE version = {SERVED} "
+            f"CAST(evidence AS TEXT), rank FROM {t} WHERE version = {_served()} "
             f"AND product_key IN ({_placeholders(anchors)})", list(anchors))
 
 
@@ -141,7 +150,7 @@ def _popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str,
     where = " OR ".join("(scope = %s AND scope_key = %s)" for _ in scopes)
     params = [value for pair in scopes for value in pair]
     return (f"SELECT 'popular', version, scope_key, product_key, score, score, scope, '', rank FROM {t} "
-            f"WHERE version = {SERVED} AND rank <= %s AND ({where})", [limit, *params])
+            f"WHERE version = {_served()} AND rank <= %s AND ({where})", [limit, *params])
 
 
 def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
@@ -155,12 +164,12 @@ def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
 def _shopper_branch(shopper_key: str) -> tuple[str, list]:
     t = ShopperItem._meta.db_table
     return (f"SELECT 'shopper', version, shopper_key, product_key, repeat, taste, '', '', 0 FROM {t} "
-            f"WHERE version = {SERVED} AND shopper_key = %s", [shopper_key])
+            f"WHERE version = {_served()} AND shopper_key = %s", [shopper_key])
 
 
 def _weights_branch() -> tuple[str, list]:
     t = ModelVersion._meta.db_table
-    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0 FROM {t} WHERE id = {SERVED}", [])
+    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0 FROM {t} WHERE id = {_served()}", [])
 
 
 def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
@@ -175,7 +184,7 @@ def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
 def _shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
     t = ShopperShop._meta.db_table
     return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank "
-            f"FROM {t} WHERE version = {SERVED} AND shopper_key IN (%s, '') AND rank < %s", [shopper_key, limit])
+            f"FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank < %s", [shopper_key, limit])
 
 
 def shopper_key(identity: Identity | None) -> str:
@@ -188,7 +197,20 @@ def shopper_key(identity: Identity | None) -> str:
 # --- caching ---------------------------------------------------------------------------------
 
 
-def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendations]) -> Recommendations:
+def _with_arm(arm: experiments.Arm, compute: Callable[[], Recommendations]) -> Callable[[], Recommendations]:
+    """Compute as the arm says (its own model version), and label the result with the arm."""
+    def run() -> Recommendations:
+        token = _version_sql.set(str(int(arm.model_version)) if arm.model_version else SERVED)
+        try:
+            result = compute()
+        finally:
+            _version_sql.reset(token)
+        return replace(result, arm=arm.label) if arm.label else result
+    return run
+
+
+def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendations],
+            pinned: bool = False) -> Recommendations:
     """Results are cached per served version, so a publish invalidates them all at once.
 
     A cached result holds what rendering needs (titles, prices, links), so a warm widget
@@ -209,7 +231,7 @@ def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendat
     result = compute()
     version = served if served is not None else result.model_version
     try:
-        if served is None and version is not None:
+        if served is None and version is not None and not pinned:  # an arm's own version is not the served one
             cache.add(STATE_CACHE_KEY, version, ga_settings.SERVED_VERSION_CACHE_SECONDS)
         if version is not None:
             cache.set(f"goodsassoc:w:{version}:{digest}", result, ga_settings.WIDGET_CACHE_SECONDS)
@@ -232,9 +254,13 @@ UNKNOWN_PRODUCT = "unknown_product"
 
 
 def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, same_category: bool = False,
-                     exclude: Iterable[Any] = ()) -> Recommendations:
-    """Products to show on ``product``'s page (an instance or a key), best first, with their reasons."""
+                     exclude: Iterable[Any] = (), identity: Identity | None = None) -> Recommendations:
+    """Products to show on ``product``'s page (an instance or a key), best first, with their reasons.
+
+    ``identity`` only matters while an A/B test runs on this widget (it picks the shopper's arm).
+    """
     key = hosts.to_key(product)
+    arm = experiments.arm_for("related", identity)
     excluded = sorted({hosts.to_key(x) for x in exclude} | {key})
     given = product if isinstance(product, models.Model) else None
 
@@ -243,7 +269,9 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         if anchor is None:
             return Recommendations("related", strategy=UNKNOWN_PRODUCT)
         scopes = _category_scopes(anchor)
-        branches = [_related_branch([key]), _rules_branch("related", [key]), _popular_branch(scopes, limit * 3)]
+        branches = [_rules_branch("related", [key]), _popular_branch(scopes, limit * 3)]
+        if arm.strategy != "popular":
+            branches.append(_related_branch([key]))
         rows = _fetch(branches)
         model = [(b, s, reason, _json(ev)) for b, s, _, reason, ev, _ in rows.related.get(key, [])]
         popular, scope = _most_specific(rows.popular, scopes)
@@ -253,10 +281,12 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             seen = {c[0] for c in ranked}
             ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
                                   pins=not ranked)
-        result = Recommendations("related", _items(ranked), strategy, rows.version)
+        result = Recommendations("related", _items(ranked), strategy, rows.version, anchor=key)
         return _finish(result, limit, anchor=anchor, same_shop=same_shop, same_category=same_category)
 
-    return _safe("related", lambda: _cached("related", [key, limit, excluded, same_shop, same_category], compute))
+    parts = [key, limit, excluded, same_shop, same_category, arm.label]
+    return _safe("related", lambda: _cached("related", parts, _with_arm(arm, compute),
+                                           pinned=bool(arm.model_version)))
 
 
 def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = None, limit: int = 10,
@@ -267,12 +297,14 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     recent = ga_settings.RECENTLY_BOUGHT_DAYS if exclude_recent_purchases is not False else 0
     if exclude_recent_purchases is None and not ga_settings.EXCLUDE_RECENTLY_BOUGHT:
         recent = 0
+    arm = experiments.arm_for("cart", identity)
+    model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
         branches = [_popular_branch([("all", "")], limit * 3), _rules_branch("cart", keys), _weights_branch()]
-        if keys:
+        if keys and model_arm:
             branches.append(_related_branch(keys))
-        if shopper:
+        if shopper and model_arm:
             branches.append(_shopper_branch(shopper))
         if recent and shopper:
             branches.append(_bought_branch(identity, recent))
@@ -282,7 +314,8 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
         return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit)
 
-    return _safe("cart", lambda: _cached("cart", [keys, shopper, limit, recent], compute))
+    parts = [keys, shopper, limit, recent, arm.label]
+    return _safe("cart", lambda: _cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version)))
 
 
 def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
@@ -320,7 +353,8 @@ def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, 
 
 def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommendations:
     """Shops this shopper may like, including shops they have not used yet."""
-    shopper = shopper_key(identity)
+    arm = experiments.arm_for("shops", identity)
+    shopper = shopper_key(identity) if arm.strategy != "popular" else ""
 
     def compute() -> Recommendations:
         rows = _fetch([_shops_branch(shopper, limit)])
@@ -336,7 +370,8 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
                 for n, i in enumerate(i for i in items if i.key in objects)]
         return Recommendations("shops", tuple(kept), strategy, rows.version)
 
-    return _safe("shops", lambda: _cached("shops", [shopper, limit], compute))
+    parts = [shopper, limit, arm.label]
+    return _safe("shops", lambda: _cached("shops", parts, _with_arm(arm, compute), pinned=bool(arm.model_version)))
 
 
 # --- shared steps -----------------------------------------------------------------------------

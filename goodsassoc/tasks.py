@@ -45,3 +45,12 @@ def refresh_scores(self, run_id: int | None = None, trigger: str = "schedule") -
     return pipeline.execute(pipeline.prepare_run("refresh", run_id=run_id, trigger=trigger,
                                                  task_id=self.request.id or ""))
 
+
+
+@shared_task(name="goodsassoc.refresh_feedback_summary", bind=True, acks_late=True, autoretry_for=TRANSIENT,
+             retry_backoff=30, max_retries=3)
+def refresh_feedback_summary(self, days: int | None = None) -> dict:
+    """Rebuild the dashboard's daily summaries for the last ``days`` days (None: every day)."""
+    from goodsassoc import summaries
+
+    return summaries.refresh(days)

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from goodsassoc import selectors
 from goodsassoc.api.serializers import ErrorResponseSerializer, RecommendationsSerializer
+from goodsassoc.conf import ga_settings
 from goodsassoc.privacy import identity_for_request
 
 MAX_LIMIT = 50
@@ -38,7 +39,7 @@ def _payload(result: selectors.Recommendations) -> dict[str, Any]:
               "score": round(i.score, 6), "reason": i.reason, "reason_text": i.text, "evidence": i.evidence}
              for i in result]
     return {"widget": result.widget, "request_id": result.request_id, "model_version": result.model_version,
-            "strategy": result.strategy, "items": items}
+            "strategy": result.strategy, "arm": result.arm, "items": items}
 
 
 class _WidgetView(APIView):
@@ -68,8 +69,9 @@ class RelatedView(_WidgetView):
         options, error = self.query(request)
         if error:
             return error
+        identity = identity_for_request(request, request.user) if ga_settings.AB_TESTS else None
         result = selectors.related_products(product, limit=options["limit"], same_shop=options["same_shop"],
-                                            same_category=options["same_category"])
+                                            same_category=options["same_category"], identity=identity)
         if result.strategy == selectors.UNKNOWN_PRODUCT:
             return Response({"detail": "Unknown product.", "errors": [{"field": "product", "message":
                              f"No product with key {product!r}."}]}, status=status.HTTP_404_NOT_FOUND)

@@ -8,24 +8,55 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from goodsassoc import selectors
+from goodsassoc.conf import ga_settings
+from goodsassoc.feedback import event_id
 from goodsassoc.privacy import identity_for_request
 
 register = template.Library()
 
 
+def _events_url() -> str:
+    return _events_url_in(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
+@functools.lru_cache(maxsize=16)
+def _events_url_in(urlconf: Any, prefix: str) -> str:
+    """Resolved once per URLconf: reversing on every widget render would cost more than the widget."""
+    try:
+        return reverse("goodsassoc:events", urlconf=urlconf)
+    except NoReverseMatch:  # the host did not mount goodsassoc's API: no tracking
+        return ""
+
+
 def _context(context: template.Context, result: selectors.Recommendations, title: str) -> dict[str, Any]:
-    return {"widget": result, "items": result.items, "title": title, "request": context.get("request")}
+    """What the widget template needs, plus the feedback script's data when tracking is on.
+
+    The script posts after the page has rendered, so recording never delays the page; the
+    event ids are deterministic, so a retried or repeated post is stored once.
+    """
+    endpoint = _events_url() if ga_settings.FEEDBACK_TRACKING and result.items else ""
+    rows = [(item, event_id(result.request_id, item.position, "impression"),
+             event_id(result.request_id, item.position, "click")) if endpoint else (item, "", "")
+            for item in result.items]
+    return {"widget": result, "items": result.items, "rows": rows, "title": title, "request": context.get("request"),
+            "tracking_endpoint": endpoint, "csrf_token": context.get("csrf_token")}
 
 
 @register.inclusion_tag("goodsassoc/widgets/related.html", takes_context=True)
 def related_products(context: template.Context, product: Any, limit: int = 6, same_shop: bool = False,
                      same_category: bool = False, title: str = "Related products") -> dict[str, Any]:
-    result = selectors.related_products(product, limit=limit, same_shop=same_shop, same_category=same_category)
+    request = context.get("request")
+    identity = identity_for_request(request) if request is not None and ga_settings.AB_TESTS else None
+    result = selectors.related_products(product, limit=limit, same_shop=same_shop, same_category=same_category,
+                                        identity=identity)
     return _context(context, result, title)
 
 
