@@ -62,6 +62,8 @@ def _attribute_errors(user: dict[str, Any], product_model: Any) -> list[Error]:
     attributes = user.get("PRODUCT_ATTRIBUTES", {})
     if not isinstance(attributes, dict):
         return [_error(6, "GOODSASSOC['PRODUCT_ATTRIBUTES'] must be a dict of attribute paths.")]
+    if "PRODUCT_ADAPTER" not in user:  # the default adapter reads the defaults too (title: "name", ...)
+        attributes = {**DEFAULTS["PRODUCT_ATTRIBUTES"], **attributes}
     errors = []
     for name, path in attributes.items():
         if name not in ATTRIBUTE_NAMES:

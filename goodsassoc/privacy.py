@@ -81,21 +81,24 @@ class ShopperIdentity:
         """The id from the cookie, without creating one."""
         return self._anonymous_id
 
-    def identity(self, user: Any = None) -> Identity:
+    def identity(self, user: Any = None, create: bool = True) -> Identity:
         pseudonym = user_pseudonym(user if user is not None else getattr(self._request, "user", None))
-        return Identity(user_pseudonym=pseudonym, anonymous_id=self.anonymous_id)
+        return Identity(user_pseudonym=pseudonym,
+                        anonymous_id=self.anonymous_id if create else self.existing_anonymous_id)
 
 
-def identity_for_request(request: Any, user: Any = None) -> Identity:
+def identity_for_request(request: Any, user: Any = None, create: bool = True) -> Identity:
     """Identity of the shopper behind ``request`` (works without the middleware too).
 
-    ``user`` overrides ``request.user``, e.g. the user a DRF authenticator found.
+    ``user`` overrides ``request.user``, e.g. the user a DRF authenticator found. Reading
+    recommendations passes ``create=False``: a page that only shows widgets gives a new visitor
+    no id and no cookie (and stays cacheable); recording an event creates one.
     """
     shopper = getattr(request, "goodsassoc", None)
     if shopper is None:
         shopper = ShopperIdentity(request)
         request.goodsassoc = shopper
-    return shopper.identity(user)
+    return shopper.identity(user, create=create)
 
 
 def identity_for_user(user: Any) -> Identity:

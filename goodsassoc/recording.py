@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -81,7 +81,6 @@ class _Clean:
     timestamp: datetime
     user_pseudonym: str
     anonymous_id: str
-    valid: bool = True
     # Feedback on a recommendation (impression and click events only).
     request_id: str = ""
     widget: str = ""
@@ -145,8 +144,10 @@ class _Checker:
             self.fail(name, "Must not be negative.")
         elif number > limit:
             self.fail(name, f"Must be at most {limit}.")
+        elif positive and number.quantize(Decimal("0.001"), ROUND_HALF_UP) <= 0:
+            self.fail(name, "Must be at least 0.001.")
         else:
-            return number
+            return number.quantize(Decimal("0.001") if positive else Decimal("0.01"), ROUND_HALF_UP)
         return default
 
     def integer(self, name: str, *, required: bool, low: int, high: int) -> int | None:
@@ -220,7 +221,6 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, require_even
         errors.append(EventError(index, "non_field_errors", f"Expected an object, got {type(raw).__name__}."))
         return None
     check = _Checker(index, raw, errors)
-    before = len(errors)
     for name in sorted(set(raw) - EVENT_FIELDS):
         check.fail(name, f"Unknown field; expected some of: {', '.join(sorted(EVENT_FIELDS))}.")
     event_id = uuid.uuid4()
@@ -254,12 +254,13 @@ def _parse(index: int, raw: Any, identity: Identity, trusted: bool, require_even
             check.fail("user", "Only trusted callers may name a user; the requesting shopper is used.")
     raw_anon = raw.get("anonymous_id")
     if raw_anon not in (None, ""):
-        if is_anonymous_id(raw_anon):
+        if not trusted:  # an id chosen by the caller could credit events to another shopper
+            check.fail("anonymous_id", "Only trusted callers may name an anonymous id; the cookie's is used.")
+        elif is_anonymous_id(raw_anon):
             anonymous_id = raw_anon
         else:
             check.fail("anonymous_id", "Must be a version-4 UUID in lower case.")
-    return _Clean(event_id, kind, product, shop, quantity, value, basket, when, pseudonym, anonymous_id,
-                  valid=len(errors) == before, **feedback)
+    return _Clean(event_id, kind, product, shop, quantity, value, basket, when, pseudonym, anonymous_id, **feedback)
 
 
 def validate_events(events: Sequence[Any], *, identity: Identity | None = None, trusted: bool = False,

@@ -9,6 +9,7 @@ errors are logged and an empty list is returned.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -184,7 +185,7 @@ def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
 def _shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
     t = ShopperShop._meta.db_table
     return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank "
-            f"FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank < %s", [shopper_key, limit])
+            f"FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank <= %s", [shopper_key, limit])
 
 
 def shopper_key(identity: Identity | None) -> str:
@@ -240,12 +241,18 @@ def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendat
     return result
 
 
-def _safe(widget: str, func: Callable[[], Recommendations]) -> Recommendations:
-    try:
-        return func()
-    except Exception:  # never break a page
-        logger.exception("goodsassoc: the %s widget failed", widget)
-        return Recommendations(widget=widget, strategy="error")
+def _never_breaks(widget: str) -> Callable:
+    """A widget's problem is logged and gives an empty list, never an error on the host's page."""
+    def wrap(func: Callable[..., Recommendations]) -> Callable[..., Recommendations]:
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> Recommendations:
+            try:
+                return func(*args, **kwargs)
+            except Exception:
+                logger.exception("goodsassoc: the %s widget failed", widget)
+                return Recommendations(widget=widget, strategy="error")
+        return guarded
+    return wrap
 
 
 # --- the widgets -----------------------------------------------------------------------------
@@ -253,6 +260,7 @@ def _safe(widget: str, func: Callable[[], Recommendations]) -> Recommendations:
 UNKNOWN_PRODUCT = "unknown_product"
 
 
+@_never_breaks("related")
 def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, same_category: bool = False,
                      exclude: Iterable[Any] = (), identity: Identity | None = None) -> Recommendations:
     """Products to show on ``product``'s page (an instance or a key), best first, with their reasons.
@@ -265,15 +273,22 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
     given = product if isinstance(product, models.Model) else None
 
     def compute() -> Recommendations:
-        anchor = given if given is not None else _load_product(key)
-        if anchor is None:
-            return Recommendations("related", strategy=UNKNOWN_PRODUCT)
-        scopes = _category_scopes(anchor)
+        # Given a key, the product is loaded with the recommended ones (one query), unless the
+        # fallback needs its category first.
+        anchor = given
+        scopes = _category_scopes(anchor) if anchor is not None else [("all", "")]
         branches = [_rules_branch("related", [key]), _popular_branch(scopes, limit * 3)]
         if arm.strategy != "popular":
             branches.append(_related_branch([key]))
         rows = _fetch(branches)
         model = [(b, s, reason, _json(ev)) for b, s, _, reason, ev, _ in rows.related.get(key, [])]
+        if anchor is None and not model:
+            anchor = _load_product(key)
+            if anchor is None:
+                return Recommendations("related", strategy=UNKNOWN_PRODUCT)
+            scopes = _category_scopes(anchor)
+            if len(scopes) > 1:
+                rows.popular = _fetch([_popular_branch(scopes, limit * 3)]).popular
         popular, scope = _most_specific(rows.popular, scopes)
         strategy = "model" if model else ("popular_in_category" if scope != "all" else "popular")
         ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
@@ -282,13 +297,14 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
                                   pins=not ranked)
         result = Recommendations("related", _items(ranked), strategy, rows.version, anchor=key)
-        return _finish(result, limit, anchor=anchor, same_shop=same_shop, same_category=same_category)
+        return _finish(result, limit, anchor=anchor, anchor_key=key, same_shop=same_shop,
+                       same_category=same_category)
 
     parts = [key, limit, excluded, same_shop, same_category, arm.label]
-    return _safe("related", lambda: _cached("related", parts, _with_arm(arm, compute),
-                                           pinned=bool(arm.model_version)))
+    return _cached("related", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
+@_never_breaks("cart")
 def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = None, limit: int = 10,
                          exclude_recent_purchases: bool | None = None) -> Recommendations:
     """Products that complete ``cart`` for this shopper, best first, with their reasons."""
@@ -315,7 +331,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit)
 
     parts = [keys, shopper, limit, recent, arm.label]
-    return _safe("cart", lambda: _cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version)))
+    return _cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
 def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
@@ -351,6 +367,7 @@ def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, 
     return out
 
 
+@_never_breaks("shops")
 def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommendations:
     """Shops this shopper may like, including shops they have not used yet."""
     arm = experiments.arm_for("shops", identity)
@@ -371,7 +388,7 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         return Recommendations("shops", tuple(kept), strategy, rows.version)
 
     parts = [shopper, limit, arm.label]
-    return _safe("shops", lambda: _cached("shops", parts, _with_arm(arm, compute), pinned=bool(arm.model_version)))
+    return _cached("shops", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -419,15 +436,21 @@ def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple
     return [], "all"
 
 
-def _finish(result: Recommendations, limit: int, *, anchor: Any = None, same_shop: bool = False,
-            same_category: bool = False) -> Recommendations:
-    """Load the host's products (one query), drop unavailable ones, apply request filters, and
-    keep what rendering needs."""
+def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_key: str = "",
+            same_shop: bool = False, same_category: bool = False) -> Recommendations:
+    """Load the host's products (one query, with the anchor if only its key is known), drop
+    unavailable ones, apply request filters, and keep what rendering needs."""
     if not result.items:
         return result
     adapter = hosts.get_adapter()
     keys = [i.key for i in result.items[: limit * 4]]
-    objects = {str(p.pk): p for p in adapter.get_queryset().filter(pk__in=keys)}
+    fetch_anchor = anchor is None and anchor_key
+    objects = {str(p.pk): p for p in adapter.get_queryset().filter(pk__in=keys + ([anchor_key] if fetch_anchor
+                                                                                   else []))}
+    if fetch_anchor:
+        anchor = objects.get(anchor_key)
+        if anchor is None:  # published rows for a product that has since been deleted
+            return Recommendations(result.widget, strategy=UNKNOWN_PRODUCT)
     shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
     category = _category_key(anchor) if same_category else ""
     kept = []

@@ -7,7 +7,7 @@ pipeline's lock makes a second concurrent run a no-op that says so.
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from goodsassoc.conf import ga_settings
@@ -22,13 +22,22 @@ OPTIONS = {
     "retry_backoff_max": 600,
     "retry_jitter": True,
     "max_retries": 3,
-    # Read when the worker imports the tasks; the hard limit leaves time to record the failure.
-    "soft_time_limit": ga_settings.TASK_SOFT_TIME_LIMIT,
-    "time_limit": ga_settings.TASK_SOFT_TIME_LIMIT + 300,
 }
 
 
-@shared_task(name="goodsassoc.retrain", **OPTIONS)
+class PipelineTask(Task):
+    """Time limits read from settings when a task runs, not when the module is imported."""
+
+    @property
+    def soft_time_limit(self) -> int:
+        return ga_settings.TASK_SOFT_TIME_LIMIT
+
+    @property
+    def time_limit(self) -> int:
+        return ga_settings.TASK_SOFT_TIME_LIMIT + 300  # time left to record the failure
+
+
+@shared_task(name="goodsassoc.retrain", base=PipelineTask, **OPTIONS)
 def retrain(self, run_id: int | None = None, trigger: str = "schedule") -> dict:
     """Extract, train, evaluate, gate, score and publish a new model version."""
     from goodsassoc import pipeline
@@ -37,7 +46,7 @@ def retrain(self, run_id: int | None = None, trigger: str = "schedule") -> dict:
                                                  task_id=self.request.id or ""))
 
 
-@shared_task(name="goodsassoc.refresh_scores", **OPTIONS)
+@shared_task(name="goodsassoc.refresh_scores", base=PipelineTask, **OPTIONS)
 def refresh_scores(self, run_id: int | None = None, trigger: str = "schedule") -> dict:
     """Re-score the current data with the served model (no training) and publish."""
     from goodsassoc import pipeline

@@ -69,7 +69,7 @@ class RelatedView(_WidgetView):
         options, error = self.query(request)
         if error:
             return error
-        identity = identity_for_request(request, request.user) if ga_settings.AB_TESTS else None
+        identity = identity_for_request(request, request.user, create=False) if ga_settings.AB_TESTS else None
         result = selectors.related_products(product, limit=options["limit"], same_shop=options["same_shop"],
                                             same_category=options["same_category"], identity=identity)
         if result.strategy == selectors.UNKNOWN_PRODUCT:
@@ -92,8 +92,8 @@ class CartView(_WidgetView):
         items = [k.strip() for k in options["items"].split(",") if k.strip()]
         if len(items) > 100:
             return _bad_query({"items": ["At most 100 products."]})
-        result = selectors.cart_recommendations(items, identity=identity_for_request(request, request.user),
-                                                limit=options["limit"])
+        shopper = identity_for_request(request, request.user, create=False)
+        result = selectors.cart_recommendations(items, identity=shopper, limit=options["limit"])
         return Response(_payload(result))
 
 
@@ -105,5 +105,6 @@ class ShopsView(_WidgetView):
         options, error = self.query(request)
         if error:
             return error
-        result = selectors.shops_for_shopper(identity_for_request(request, request.user), limit=options["limit"])
+        shopper = identity_for_request(request, request.user, create=False)
+        result = selectors.shops_for_shopper(shopper, limit=options["limit"])
         return Response(_payload(result))

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from django import template
@@ -36,6 +37,18 @@ def _events_url_in(urlconf: Any, prefix: str) -> str:
         return ""
 
 
+def _identity(context: template.Context) -> Any:
+    """The shopper of the page, without creating an anonymous id; None if it cannot be told."""
+    request = context.get("request")
+    if request is None:
+        return None
+    try:
+        return identity_for_request(request, create=False)
+    except Exception:  # e.g. a wrong USER_ID_ATTRIBUTE: the widget still renders, for nobody in particular
+        selectors.logger.exception("goodsassoc: cannot tell the shopper of this page")
+        return None
+
+
 def _context(context: template.Context, result: selectors.Recommendations, title: str) -> dict[str, Any]:
     """What the widget template needs, plus the feedback script's data when tracking is on.
 
@@ -47,14 +60,13 @@ def _context(context: template.Context, result: selectors.Recommendations, title
              event_id(result.request_id, item.position, "click")) if endpoint else (item, "", "")
             for item in result.items]
     return {"widget": result, "items": result.items, "rows": rows, "title": title, "request": context.get("request"),
-            "tracking_endpoint": endpoint, "csrf_token": context.get("csrf_token")}
+            "tracking_endpoint": endpoint, "csrf_token": context.get("csrf_token"), "now_ms": int(time.time() * 1000)}
 
 
 @register.inclusion_tag("goodsassoc/widgets/related.html", takes_context=True)
 def related_products(context: template.Context, product: Any, limit: int = 6, same_shop: bool = False,
                      same_category: bool = False, title: str = "Related products") -> dict[str, Any]:
-    request = context.get("request")
-    identity = identity_for_request(request) if request is not None and ga_settings.AB_TESTS else None
+    identity = _identity(context) if ga_settings.AB_TESTS else None
     result = selectors.related_products(product, limit=limit, same_shop=same_shop, same_category=same_category,
                                         identity=identity)
     return _context(context, result, title)
@@ -63,14 +75,10 @@ def related_products(context: template.Context, product: Any, limit: int = 6, sa
 @register.inclusion_tag("goodsassoc/widgets/cart.html", takes_context=True)
 def cart_recommendations(context: template.Context, cart: Any, limit: int = 4,
                          title: str = "Complete your cart") -> dict[str, Any]:
-    request = context.get("request")
-    identity = identity_for_request(request) if request is not None else None
-    result = selectors.cart_recommendations(cart or (), identity=identity, limit=limit)
+    result = selectors.cart_recommendations(cart or (), identity=_identity(context), limit=limit)
     return _context(context, result, title)
 
 
 @register.inclusion_tag("goodsassoc/widgets/shops.html", takes_context=True)
 def shops_you_may_like(context: template.Context, limit: int = 4, title: str = "Shops you may like") -> dict[str, Any]:
-    request = context.get("request")
-    identity = identity_for_request(request) if request is not None else None
-    return _context(context, selectors.shops_for_shopper(identity, limit=limit), title)
+    return _context(context, selectors.shops_for_shopper(_identity(context), limit=limit), title)

@@ -161,3 +161,17 @@ def test_a_trusted_caller_does_not_lend_its_own_cookie(articles, django_user_mod
     rows = dict(Interaction.objects.values_list("user_pseudonym", "anonymous_id"))
     assert rows[pseudonymise("12345")] == ""
     assert rows[pseudonymise(service.pk)] == "0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e09"
+
+
+def test_untrusted_callers_cannot_name_an_anonymous_id(articles):
+    response = post(Client(), {"events": [event(anonymous_id="0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e01")]})
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "anonymous_id"
+
+
+def test_numbers_are_kept_to_their_precision(articles):
+    response = post(Client(), {"events": [event(quantity="0.0001")]})
+    assert response.json()["errors"][0] == {**response.json()["errors"][0], "field": "quantity",
+                                            "message": "Must be at least 0.001."}
+    assert post(Client(), {"events": [event(value=0.1 + 0.2, quantity=1.23456)]}).status_code == 201
+    row = Interaction.objects.get()
+    assert (str(row.value), str(row.quantity)) == ("0.30", "1.235")

@@ -67,9 +67,15 @@ def test_anonymous_history_is_linked_at_login(articles, shopper):
     assert Interaction.objects.get(product_key="SKU-1").user_pseudonym == pseudonym
 
 
-def test_cookie_is_only_set_when_something_is_recorded(db):
-    response = Client().get("/goodsassoc/api/schema/")
-    assert "goodsassoc_aid" not in response.cookies
+def test_cookie_is_only_set_when_something_is_recorded(articles):
+    client = Client()
+    for path in ("/goodsassoc/api/cart/?items=SKU-1", "/goodsassoc/api/shops/", "/goodsassoc/api/related/SKU-1/"):
+        response = client.get(path)
+        assert response.status_code == 200 and "goodsassoc_aid" not in response.cookies, path
+    recorded = client.post("/goodsassoc/api/events/", {"events": [
+        {"event_id": "0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e07", "kind": "view", "product": "SKU-1"}]},
+        content_type="application/json")
+    assert "goodsassoc_aid" in recorded.cookies
 
 
 def test_signals_and_imports_store_no_raw_identifier_either(articles, django_user_model, tmp_path):

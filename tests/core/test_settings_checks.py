@@ -79,3 +79,17 @@ def test_messages_name_the_setting():
 def test_missing_middleware_warns(settings):
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "goodsassoc" not in m]
     assert "goodsassoc.W002" in {m.id for m in run_checks()}
+
+
+def test_default_attribute_paths_are_checked_too():
+    # The test host has no "name" field; relying on the default title path is an error.
+    attributes = {k: v for k, v in GOODSASSOC["PRODUCT_ATTRIBUTES"].items() if k != "title"}
+    assert "goodsassoc.E006" in ids(PRODUCT_ATTRIBUTES=attributes)
+
+
+def test_task_time_limits_follow_settings():
+    from goodsassoc import tasks
+
+    with override_settings(GOODSASSOC={**GOODSASSOC, "TASK_SOFT_TIME_LIMIT": 120}):
+        assert (tasks.retrain.soft_time_limit, tasks.retrain.time_limit) == (120, 420)
+    assert tasks.refresh_scores.soft_time_limit == 3600

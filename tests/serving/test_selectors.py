@@ -102,10 +102,11 @@ def test_nothing_published_yet_gives_empty_widgets(articles):
     assert keys(cart_recommendations([articles[0]])) == []
 
 
-@pytest.mark.parametrize("widget", ["related", "cart", "shops"])
+@pytest.mark.parametrize("widget", ["related", "related by key", "cart", "shops"])
 def test_query_budget_two_cold_none_warm(served, articles, widget):
     call = {
         "related": lambda: related_products(articles[0], limit=3),
+        "related by key": lambda: related_products("SKU-1", limit=3, same_shop=True),
         "cart": lambda: cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a")),
         "shops": lambda: shops_for_shopper(Identity(user_pseudonym="shopper-a")),
     }[widget]
@@ -147,3 +148,8 @@ def test_boosts_reorder_and_recent_purchases_can_be_left_out(served, articles, s
     settings.GOODSASSOC = {**settings.GOODSASSOC, "EXCLUDE_RECENTLY_BOUGHT": True}
     cache.clear()
     assert "SKU-2" not in keys(cart_recommendations([articles[0]], identity=shopper, limit=3))
+
+
+def test_a_wrong_argument_gives_an_empty_widget_not_an_error(served):
+    result = cart_recommendations(42, limit=3)  # not a list of products: a host's mistake
+    assert result.strategy == "error" and len(result) == 0
