@@ -16,7 +16,7 @@ from django.dispatch import Signal
 from django.utils.module_loading import import_string
 
 from goodsassoc.abstract_models import InteractionKind
-from goodsassoc.adapters import ATTRIBUTE_NAMES
+from goodsassoc.adapters import ATTRIBUTE_NAMES, AttributeProductAdapter
 from goodsassoc.conf import DEFAULTS, SETTINGS_NAME
 from goodsassoc.experiments import config_errors
 
@@ -58,11 +58,20 @@ def _has_attribute(model: Any, name: str) -> bool:
         return hasattr(model, name)
 
 
+def _reads_attribute_paths(user: dict[str, Any]) -> bool:
+    adapter = user.get("PRODUCT_ADAPTER", DEFAULTS["PRODUCT_ADAPTER"])
+    try:
+        adapter_class = import_string(adapter) if isinstance(adapter, str) else adapter
+        return isinstance(adapter_class, type) and issubclass(adapter_class, AttributeProductAdapter)
+    except ImportError:
+        return False  # reported as E005
+
+
 def _attribute_errors(user: dict[str, Any], product_model: Any) -> list[Error]:
     attributes = user.get("PRODUCT_ATTRIBUTES", {})
     if not isinstance(attributes, dict):
         return [_error(6, "GOODSASSOC['PRODUCT_ATTRIBUTES'] must be a dict of attribute paths.")]
-    if "PRODUCT_ADAPTER" not in user:  # the default adapter reads the defaults too (title: "name", ...)
+    if _reads_attribute_paths(user):  # such an adapter reads the default paths too (title: "name", ...)
         attributes = {**DEFAULTS["PRODUCT_ATTRIBUTES"], **attributes}
     errors = []
     for name, path in attributes.items():

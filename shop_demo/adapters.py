@@ -1,0 +1,11 @@
+"""How goodsassoc reads the demo shop's products: the attribute paths of the settings, plus the
+relations that ``Product.category_path`` walks, loaded in the same query."""
+
+from typing import Any
+
+from goodsassoc.adapters import AttributeProductAdapter
+
+
+class DemoProductAdapter(AttributeProductAdapter):
+    def get_queryset(self) -> Any:
+        return super().get_queryset().select_related("department", "category", "product_type")
