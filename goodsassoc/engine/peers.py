@@ -131,7 +131,8 @@ class ItemKNN(Model):
 
     name = "item-kNN"
     grids = {
-        "related": [{"alpha": a, "shrink": s} for a in (0.5, 0.3, 0.15, 0.0) for s in (0.0, 50.0, 300.0)],
+        "related": [{"alpha": a, "shrink": s} for a in (0.5, 0.3, 0.15, 0.0)
+                    for s in (0.0, 50.0, 300.0, 1000.0, 3000.0)],
         "cart": [{"alpha": a, "shrink": s, "beta": b} for a in (0.5, 0.2, 0.0) for s in (0.0, 20.0)
                  for b in (0.0, 0.1, 0.5)],
         "shops": [{"alpha": a, "shrink": 0.0} for a in (0.5, 0.3, 0.0)],

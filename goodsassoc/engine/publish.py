@@ -63,8 +63,11 @@ def _csr_frame(m: sp.csr_matrix, row_ids: np.ndarray, col_ids: np.ndarray, names
 
 
 def repeat_frame(t: ServingTables) -> pd.DataFrame:
-    """Per shopper the items they buy again: user_id, item_id, share (of the shopper's baskets)."""
-    return _csr_frame(t.repeat, t.user_ids, t.item_ids, ("user_id", "item_id", "share"))
+    """Per shopper the items they buy again: user_id, item_id, share (of their baskets), recency (0..1)."""
+    frame = _csr_frame(t.repeat, t.user_ids, t.item_ids, ("user_id", "item_id", "share"))
+    rec = t.repeat_recent.tocsr()
+    frame["recency"] = rec.data.astype(np.float32) if rec.nnz == len(frame) else 0.0
+    return frame
 
 
 def taste_frame(t: ServingTables) -> pd.DataFrame:
@@ -73,8 +76,9 @@ def taste_frame(t: ServingTables) -> pd.DataFrame:
 
 
 def item_popularity_frame(t: ServingTables) -> pd.DataFrame:
-    """item_id, baskets, pop_score (the blend's popularity component)."""
-    return pd.DataFrame({"item_id": t.item_ids.astype(str), "baskets": t.item_baskets, "pop_score": t.pop_score})
+    """item_id, baskets, pop_score (log scale), recent (recency-weighted basket share, used by the cart)."""
+    return pd.DataFrame({"item_id": t.item_ids.astype(str), "baskets": t.item_baskets, "pop_score": t.pop_score,
+                         "recent": t.item_recent})
 
 
 def shop_affinity_frame(t: ServingTables, k: int = 10) -> pd.DataFrame:

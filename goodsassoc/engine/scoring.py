@@ -167,10 +167,15 @@ class RelatedCandidates:
     prior: np.ndarray  # recent popularity share of the candidate
 
     def score(self, w: Weights, counts: np.ndarray) -> np.ndarray:
-        """P(j | anchor) smoothed toward recent popularity, plus the TF cosine and popularity."""
+        """P(j | anchor) smoothed toward recent popularity, plus the TF cosine and popularity.
+
+        The TF term is weighted by the anchor's evidence n / (n + s): on Complete Journey the vectors
+        of items with almost no history (attributes only) rank worse than recent popularity.
+        """
         s = w.related_smooth
-        co = (self.together + s * self.prior) / (counts[self.anchors][:, None] + s)
-        return co + w.related_tf * self.tf + w.related_pop * self.pop
+        n = counts[self.anchors][:, None]
+        co = (self.together + s * self.prior) / (n + s)
+        return co + w.related_tf * (n / (n + s)) * self.tf + w.related_pop * self.pop
 
 
 def related_candidates(
