@@ -10,8 +10,10 @@ older versions and the rows of runs that never published are pruned.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from django.core.cache import cache
@@ -87,6 +89,7 @@ def publish(version: ModelVersion) -> int | None:
         if previous and previous != version.pk:
             ModelVersion.objects.filter(pk=previous).update(status=VersionStatus.RETIRED)
     _remember_served(version.pk, authoritative=True)
+    _local["until"] = 0.0
     prune(keep={version.pk, previous} - {None})
     return previous
 
@@ -112,6 +115,25 @@ def _remember_served(version_id: int | None, *, authoritative: bool = False) -> 
         store(STATE_CACHE_KEY, version_id or 0, ga_settings.SERVED_VERSION_CACHE_SECONDS)
     except Exception:  # a cache outage must not break publishing or pages
         logger.warning("goodsassoc: cache unavailable; the served version is read from the database")
+
+
+# Each process remembers the cached served version for a moment: a warm widget then costs one
+# cache round trip, not two. Another process's publish reaches this one within LOCAL_SECONDS.
+LOCAL_SECONDS = 2.0
+_local: dict[str, Any] = {"version": None, "until": 0.0}
+
+
+def cached_served_version() -> int | None:
+    """The served version as the shared cache knows it (None if it does not), memoised briefly."""
+    now = time.monotonic()
+    if _local["until"] > now:
+        return _local["version"]
+    try:
+        version = cache.get(STATE_CACHE_KEY)
+    except Exception:
+        version = None
+    _local.update(version=version, until=now + LOCAL_SECONDS if version is not None else 0.0)
+    return version
 
 
 def served_version_id() -> int | None:

@@ -37,7 +37,7 @@ from goodsassoc.models import (
     ShopperShop,
 )
 from goodsassoc.privacy import Identity
-from goodsassoc.publishing import STATE_CACHE_KEY
+from goodsassoc.publishing import STATE_CACHE_KEY, cached_served_version
 from goodsassoc.reasons import describe
 
 logger = logging.getLogger("goodsassoc")
@@ -217,10 +217,7 @@ def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendat
     A cached result holds what rendering needs (titles, prices, links), so a warm widget
     costs no query at all.
     """
-    try:
-        served = cache.get(STATE_CACHE_KEY)
-    except Exception:
-        served = None
+    served = cached_served_version()
     digest = hashlib.sha256(json.dumps([widget, *parts], default=str).encode()).hexdigest()[:32]
     if served is not None:
         try:
@@ -383,7 +380,8 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         if model is None or not items:
             return Recommendations("shops", (), strategy, rows.version)
         objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[i.key for i in items])}
-        kept = [replace(i, position=n + 1, title=str(objects[i.key]), url=_url(objects[i.key]))
+        kept = [replace(i, position=n + 1, title=str(objects[i.key]), url=_url(objects[i.key]),
+                        text=describe(i.reason, i.evidence))
                 for n, i in enumerate(i for i in items if i.key in objects)]
         return Recommendations("shops", tuple(kept), strategy, rows.version)
 
@@ -395,8 +393,8 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
 
 
 def _items(ranked: Sequence[tuple[str, float, str, dict]]) -> tuple[Recommendation, ...]:
-    return tuple(Recommendation(key, score, reason, evidence, text=describe(reason, evidence))
-                 for key, score, reason, evidence in ranked)
+    """Candidates, best first; their words (``text``) are written for the ones kept (``_finish``)."""
+    return tuple(Recommendation(key, score, reason, evidence) for key, score, reason, evidence in ranked)
 
 
 def _url(obj: Any) -> str:
@@ -439,31 +437,40 @@ def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple
 def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_key: str = "",
             same_shop: bool = False, same_category: bool = False) -> Recommendations:
     """Load the host's products (one query, with the anchor if only its key is known), drop
-    unavailable ones, apply request filters, and keep what rendering needs."""
+    unavailable ones, apply request filters, and keep what rendering needs.
+
+    Twice the limit is loaded, which covers the usual share of unavailable products; a list
+    thinned out more than that (or narrowed by a filter) loads the rest in a second query.
+    """
     if not result.items:
         return result
     adapter = hosts.get_adapter()
-    keys = [i.key for i in result.items[: limit * 4]]
-    fetch_anchor = anchor is None and anchor_key
-    objects = {str(p.pk): p for p in adapter.get_queryset().filter(pk__in=keys + ([anchor_key] if fetch_anchor
-                                                                                   else []))}
-    if fetch_anchor:
-        anchor = objects.get(anchor_key)
-        if anchor is None:  # published rows for a product that has since been deleted
-            return Recommendations(result.widget, strategy=UNKNOWN_PRODUCT)
-    shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
-    category = _category_key(anchor) if same_category else ""
-    kept = []
-    for item in result.items:
-        product = objects.get(item.key)
-        if product is None or not adapter.is_available(product):
-            continue
-        if shop and adapter.get_shop(product) != shop:
-            continue
-        if category and _category_key(product) != category:
-            continue
-        kept.append(replace(item, position=len(kept) + 1, title=adapter.get_title(product),
-                            price=adapter.get_price(product), url=_url(product)))
-        if len(kept) == limit:
-            break
+    kept: list[Recommendation] = []
+    start, batch = 0, (limit * 2 if not (same_shop or same_category) else limit * 6)
+    while len(kept) < limit and start < len(result.items):
+        chunk = result.items[start : start + batch]
+        keys = [i.key for i in chunk]
+        fetch_anchor = anchor is None and anchor_key
+        objects = {str(p.pk): p for p in adapter.get_queryset().filter(
+            pk__in=keys + ([anchor_key] if fetch_anchor else []))}
+        if fetch_anchor:
+            anchor = objects.get(anchor_key)
+            if anchor is None:  # published rows for a product that has since been deleted
+                return Recommendations(result.widget, strategy=UNKNOWN_PRODUCT)
+        shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
+        category = _category_key(anchor) if same_category else ""
+        for item in chunk:
+            product = objects.get(item.key)
+            if product is None or not adapter.is_available(product):
+                continue
+            if shop and adapter.get_shop(product) != shop:
+                continue
+            if category and _category_key(product) != category:
+                continue
+            kept.append(replace(item, position=len(kept) + 1, title=adapter.get_title(product),
+                                price=adapter.get_price(product), url=_url(product),
+                                text=describe(item.reason, item.evidence)))
+            if len(kept) == limit:
+                break
+        start += batch
     return replace(result, items=tuple(kept))

@@ -29,3 +29,16 @@ def articles(sellers):
 @pytest.fixture
 def shopper(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches():
+    """Every test starts with empty caches (Django's, and the served-version memo of this process)."""
+    from django.core.cache import cache
+
+    from goodsassoc import publishing
+
+    cache.clear()
+    publishing._local["until"] = 0.0
+    yield
+    publishing._local["until"] = 0.0
