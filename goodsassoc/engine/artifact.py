@@ -63,6 +63,7 @@ def save(fitted, directory: str | Path, extra: dict | None = None) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the artifact is read by the app's other processes
         t = fitted.tables
         arrays: dict[str, np.ndarray] = {k: np.asarray(getattr(t, k)).astype(str) for k in _IDS}
         for k in _DENSE:
