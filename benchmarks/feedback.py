@@ -57,35 +57,44 @@ def ensure_shop() -> None:
         call_command("goodsassoc_retrain", quick=True, no_progress=True, verbosity=0)
 
 
-def _median_render(products: list[str], tracking: bool, warm: bool) -> float:
-    request = RequestFactory().get("/")
-    token = get_token(request)
-    times = []
-    with override_settings(GOODSASSOC={**ga_settings.user_settings, "FEEDBACK_TRACKING": tracking}):
-        for key in products:
-            if not warm:
-                cache.clear()
-            context = Context({"product": key, "request": request, "csrf_token": token})
-            started = time.perf_counter()
-            html = WIDGET.render(context)
-            times.append(time.perf_counter() - started)
-            assert ("data-goodsassoc-impression-id" in html) == tracking, "the widget rendered unexpectedly"
-    return statistics.median(times)
+def _render_once(key: str, request, token: str, warm: bool) -> float:
+    if not warm:
+        cache.clear()
+    context = Context({"product": key, "request": request, "csrf_token": token})
+    started = time.perf_counter()
+    WIDGET.render(context)
+    return time.perf_counter() - started
 
 
 def render_overhead(renders: int) -> dict:
+    """Renders with and without tracking, interleaved product by product so that load on a shared
+    machine falls on both alike; median of 3 rounds of medians."""
     version = ServingState.objects.get(pk=1).version_id
     anchors = list(RelatedItem.objects.filter(version=version).values_list("product_key", flat=True)
                    .distinct()[:renders])
+    request = RequestFactory().get("/")
+    token = get_token(request)
+    off = override_settings(GOODSASSOC={**ga_settings.user_settings, "FEEDBACK_TRACKING": False})
+    on = override_settings(GOODSASSOC={**ga_settings.user_settings, "FEEDBACK_TRACKING": True})
     results = {}
     for warm in (True, False):
-        for key in anchors:  # fill the cache (or not) the same way for both runs
-            _median_render([key], tracking=False, warm=warm)
-        rounds = [(_median_render(anchors, False, warm), _median_render(anchors, True, warm)) for _ in range(3)]
+        for key in anchors:  # fill the cache the same way for both
+            _render_once(key, request, token, warm=True)
+        rounds = []
+        for _ in range(3):
+            times: dict[bool, list[float]] = {False: [], True: []}
+            for key in anchors:
+                for tracking, setting in ((False, off), (True, on)):
+                    with setting:
+                        times[tracking].append(_render_once(key, request, token, warm))
+            rounds.append((statistics.median(times[False]), statistics.median(times[True])))
         without = statistics.median(r[0] for r in rounds)
         with_tracking = statistics.median(r[1] for r in rounds)
         results["warm" if warm else "cold"] = {"without": without, "with": with_tracking,
                                                "ratio": with_tracking / without}
+    with on:
+        html = WIDGET.render(Context({"product": anchors[0], "request": request, "csrf_token": token}))
+    assert "data-goodsassoc-impression-id" in html, "tracking was not on"
     return {"renders": len(anchors), **results}
 
 
@@ -117,6 +126,9 @@ def generate(rows: int) -> dict:
             return {"sets": sets, "clicks": clicks, "conversions": conversions, "seconds": 0.0}
         print(f"Writing {rows:,} feedback rows ...", flush=True)
         started = time.perf_counter()
+        for table in ("goodsassoc_impression_set", "goodsassoc_recommendation_click",
+                      "goodsassoc_attributed_conversion"):  # an earlier run's rows, of another size
+            cursor.execute(f"DELETE FROM {table} WHERE request_id LIKE 'gen-%%'")
         when = f"now() - ((g % {MINUTES_IN_90_DAYS}) * interval '1 minute')"
         items = ", ".join(f"((g % {CATALOGUE}) + {k})::text" for k in range(1, 7))
         cursor.execute(
@@ -180,7 +192,7 @@ def _days_ago(days: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--renders", type=int, default=300)
+    parser.add_argument("--renders", type=int, default=150, help="products rendered (the local cache keeps 300 keys)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     ensure_shop()
@@ -194,13 +206,14 @@ def main() -> None:
     pages = dashboard_times()
     total = ImpressionSet.objects.count()
     lines = [
-        f"Measured on {platform.node() or 'this machine'} ({os.cpu_count()} CPUs, PostgreSQL "
-        f"{connection.pg_version // 10000}) by `python benchmarks/feedback.py --rows {args.rows}`.",
+        f"Measured on {platform.node() or 'this machine'} ({os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end, PostgreSQL {connection.pg_version // 10000}) by "
+        f"`python benchmarks/feedback.py --rows {args.rows}`.",
         "",
         "**Impression tracking and the widget render.** The page never waits for a write: the widget",
         "renders its event ids and the script posts after the page has loaded. What tracking adds to",
         f"the server-side render of a related-products widget (8 items, median of {render['renders']} products,",
-        "3 rounds):",
+        "3 rounds; warm: the widget's result cached, as most renders are; cold: computed from the database):",
         "",
         "| cache | render without tracking | with tracking | ratio |",
         "|---|---|---|---|",

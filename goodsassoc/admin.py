@@ -137,8 +137,10 @@ def training_history() -> dict:
         holdout, popularity = run["metrics"].get("holdout") or {}, run["metrics"].get("popularity") or {}
         if not holdout:
             continue
-        row = {"id": run["id"], "finished_at": run["finished_at"], "status": run["status"],
-               "queries": run["metrics"].get("queries")}
+        queries = run["metrics"].get("queries")
+        if isinstance(queries, dict):
+            queries = ", ".join(f"{task} {count}" for task, count in queries.items())
+        row = {"id": run["id"], "finished_at": run["finished_at"], "status": run["status"], "queries": queries}
         for task in ("related", "cart"):
             row[f"{task}_model"] = (holdout.get(task) or {}).get("NDCG@10")
             row[f"{task}_popularity"] = (popularity.get(task) or {}).get("NDCG@10")

@@ -57,6 +57,19 @@ class RecentShownFilter(RecentFilter):
     field = "shown_at"
 
 
+class StrategyFilter(admin.SimpleListFilter):
+    """Fixed choices: the default filter would scan the table for its distinct values."""
+
+    title = _("strategy")
+    parameter_name = "strategy"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(s, s) for s in ("model", "popular_in_category", "popular", "error")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(strategy=self.value()) if self.value() else queryset
+
+
 class _ReadOnlyFeedback(admin.ModelAdmin):
     paginator = BoundedPaginator
     show_full_result_count = False
@@ -71,14 +84,14 @@ class _ReadOnlyFeedback(admin.ModelAdmin):
 @admin.register(ImpressionSet)
 class ImpressionSetAdmin(_ReadOnlyFeedback):
     list_display = ("shown_at", "widget", "strategy", "model_version", "arm", "anchor_key", "items")
-    list_filter = (RecentShownFilter, "widget", "strategy")
+    list_filter = (RecentShownFilter, "widget", StrategyFilter)
     search_fields = ("=request_id", "=anchor_key")
 
 
 @admin.register(RecommendationClick)
 class RecommendationClickAdmin(_ReadOnlyFeedback):
     list_display = ("timestamp", "widget", "product_key", "position", "anchor_key", "strategy", "model_version", "arm")
-    list_filter = (RecentFilter, "widget", "strategy")
+    list_filter = (RecentFilter, "widget", StrategyFilter)
     search_fields = ("=request_id", "=product_key")
 
 

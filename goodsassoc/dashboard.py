@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Sum
 
 from goodsassoc import experiments, hosts
 from goodsassoc.conf import ga_settings
@@ -138,7 +138,7 @@ def coverage(start: date, end: date, widget: str = "") -> dict[str, Any]:
     """How much of the catalogue was recommended at least once in the range."""
     items = FeedbackItemDaily.objects.filter(day__gte=start, day__lte=end, shown__gt=0)
     items = items.filter(widget=widget) if widget else items.exclude(widget="shops")
-    shown = items.aggregate(n=Count("product_key", distinct=True))["n"] or 0
+    shown = items.values("product_key").distinct().count()  # a hashed DISTINCT: several times a COUNT(DISTINCT)
     catalogue = hosts.get_adapter().get_queryset().count()
     return {"shown": shown, "catalogue": catalogue, "share": shown / catalogue if catalogue else 0.0}
 

@@ -38,6 +38,10 @@ def from_kwargs(spec: dict[str, Any], sender: Any, **kwargs: Any) -> SignalEvent
         "kind": kind, "product": kwargs.get("product"), "quantity": quantity, "value": kwargs.get("value"),
         "basket": kwargs.get("basket"), "shop": kwargs.get("shop"),
     }
+    if kind in ("impression", "click"):  # feedback on a widget: request_id, widget, position, ...
+        from goodsassoc.recording import FEEDBACK_FIELDS
+
+        event.update({name: kwargs[name] for name in FEEDBACK_FIELDS if name in kwargs})
     return SignalEvents([event], request=kwargs.get("request"), user=kwargs.get("user"))
 
 

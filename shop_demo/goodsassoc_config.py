@@ -13,6 +13,7 @@ _DEMO_PSEUDONYM_KEY = "demo-only-pseudonym-key-not-secret-set-GOODSASSOC_PSEUDON
 DEMO_GOODSASSOC = {
     "PRODUCT_MODEL": "shop_demo.Product",
     "SHOP_MODEL": "shop_demo.Store",
+    "PRODUCT_ADAPTER": "shop_demo.adapters.DemoProductAdapter",
     "PRODUCT_ATTRIBUTES": {
         "title": "name",
         "category_path": "category_path",
@@ -47,3 +48,11 @@ DEMO_GOODSASSOC = {
         },
     ],
 }
+
+# DEMO_AB_TEST=1: a third of the shoppers see only the popularity fallbacks, so the feedback
+# dashboard has an A/B test to judge (run simulate_shoppers afterwards).
+if os.environ.get("DEMO_AB_TEST") == "1":
+    DEMO_GOODSASSOC["AB_TESTS"] = {
+        "model-vs-popular": {"widgets": ["related", "cart"],
+                             "arms": {"model": {"share": 2}, "popular": {"share": 1, "strategy": "popular"}}},
+    }

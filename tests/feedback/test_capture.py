@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.dispatch import Signal
 from django.template import Context, Template
 from django.test import Client, RequestFactory
 
@@ -12,7 +13,7 @@ from goodsassoc.recording import RecordingError, record_events
 from tests.feedback.conftest import click, impressions, plain, post
 
 
-def render_related(product, **settings_override):
+def render_related(product):
     request = RequestFactory().get("/")
     return Template("{% load goodsassoc_tags %}{% related_products product limit=3 %}").render(
         Context({"product": product, "request": request, "csrf_token": "tok"}))
@@ -96,3 +97,15 @@ def test_the_python_api_shares_the_rules(served):
     with pytest.raises(RecordingError) as caught:
         record_events([{"kind": "impression", "product": "SKU-2", "widget": "related", "position": 1}])
     assert [e.field for e in caught.value.errors] == ["request_id"]
+
+
+recommendation_clicked = Signal()  # a host's own signal: kwargs request, product, request_id, widget, position
+
+
+def test_a_host_signal_can_record_a_click(served, settings):
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "SIGNALS": [
+        {"signal": "tests.feedback.test_capture.recommendation_clicked", "kind": "click"}]}
+    request = RequestFactory().get("/")
+    recommendation_clicked.send(sender=None, request=request, product="SKU-2", request_id="r9", widget="related",
+                                position=1, anchor="SKU-1")
+    assert RecommendationClick.objects.get().request_id == "r9"

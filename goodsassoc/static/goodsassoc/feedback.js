@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   if (window.goodsassocFeedback) { window.goodsassocFeedback.scan(); return; }
-  var STORE = "goodsassoc:pending", MAX_PENDING = 500, BATCH = 200, endpoint = "", csrf = "";
+  var STORE = "goodsassoc:pending", MAX_PENDING = 500, BATCH = 200, endpoint = "", csrf = "", skew = 0;
 
   function load() {
     try { return JSON.parse(window.localStorage.getItem(STORE) || "[]"); } catch (e) { return []; }
@@ -42,7 +42,7 @@
       event_id: item.dataset[kind === "click" ? "goodsassocClickId" : "goodsassocImpressionId"],
       kind: kind, request_id: d.goodsassocRequest, widget: d.goodsassocWidget,
       position: parseInt(item.dataset.goodsassocPosition, 10), strategy: d.goodsassocStrategy,
-      timestamp: new Date().toISOString()
+      timestamp: new Date(Date.now() + skew).toISOString()
     };
     if (d.goodsassocWidget === "shops") { e.shop = key; } else { e.product = key; }
     if (d.goodsassocVersion) { e.model_version = parseInt(d.goodsassocVersion, 10); }
@@ -55,6 +55,9 @@
     document.querySelectorAll("section[data-goodsassoc-endpoint]:not([data-goodsassoc-seen])").forEach(function (s) {
       s.setAttribute("data-goodsassoc-seen", "1");
       endpoint = s.dataset.goodsassocEndpoint; csrf = s.dataset.goodsassocCsrf || csrf;
+      // A client clock far off the server's would put events in the future (refused) or the past.
+      var offset = parseInt(s.dataset.goodsassocNow || "0", 10) - Date.now();
+      if (s.dataset.goodsassocNow && Math.abs(offset) > 120000) { skew = offset; }
       s.querySelectorAll("li[data-goodsassoc-impression-id]").forEach(function (item) {
         fresh.push(event(s, item, "impression"));
       });
