@@ -16,6 +16,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from goodsassoc.conf import ga_settings
 
 ATTRIBUTE_NAMES = ("title", "category_path", "brand", "manufacturer", "price", "shop", "available")
+WIDGET_ATTRIBUTES = ("title", "price", "shop", "available")  # what showing a recommendation reads
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ def resolve_path(obj: Any, path: str | None) -> Any:
 class ProductAdapter:
     """Base adapter; subclasses override the ``get_*`` methods they need."""
 
-    def get_queryset(self) -> Any:
-        """Products as the widgets load them (one query: add select_related here)."""
+    def get_queryset(self, full: bool = False) -> Any:
+        """Products in one query: for a widget (title, price, availability, shop) or, with
+        ``full``, for training (every attribute). Add ``select_related`` here."""
         from goodsassoc import hosts
 
         return hosts.product_model()._default_manager.all()
@@ -113,12 +115,15 @@ class ProductAdapter:
 class AttributeProductAdapter(ProductAdapter):
     """Reads each attribute through the path configured in PRODUCT_ATTRIBUTES."""
 
-    def get_queryset(self) -> Any:
-        """Follows the configured paths' relations in the same query."""
-        queryset = super().get_queryset()
+    def get_queryset(self, full: bool = False) -> Any:
+        """Follows the relations of the paths needed (all of them with ``full``) in the same query."""
+        queryset = super().get_queryset(full)
         model = queryset.model
         related = set()
-        for path in ga_settings.PRODUCT_ATTRIBUTES.values():
+        needed = ATTRIBUTE_NAMES if full else WIDGET_ATTRIBUTES
+        for name, path in ga_settings.PRODUCT_ATTRIBUTES.items():
+            if name not in needed:
+                continue
             parts = (path or "").split("__")  # the last step too: "shop": "seller" is a relation
             for depth in range(1, len(parts) + 1):
                 prefix = "__".join(parts[:depth])

@@ -85,7 +85,7 @@ def interactions_frame(since: datetime | None = None) -> pd.DataFrame:
 def items_frame(on_progress: Progress | None = None, chunk_size: int = 2000) -> pd.DataFrame:
     """Every product of the host catalogue with the attributes the model uses."""
     adapter = hosts.get_adapter()
-    queryset = adapter.get_queryset().order_by("pk")
+    queryset = adapter.get_queryset(full=True).order_by("pk")
     total = queryset.count()
     rows = []
     for number, product in enumerate(queryset.iterator(chunk_size=chunk_size), start=1):

@@ -407,7 +407,7 @@ def _load_product(key: str) -> Any:
         pk = model._meta.pk.to_python(key)
     except Exception:
         return None
-    return hosts.get_adapter().get_queryset().filter(pk=pk).first()
+    return hosts.get_adapter().get_queryset(full=True).filter(pk=pk).first()
 
 
 def _category_key(product: Any) -> str:
@@ -451,7 +451,7 @@ def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_k
         chunk = result.items[start : start + batch]
         keys = [i.key for i in chunk]
         fetch_anchor = anchor is None and anchor_key
-        objects = {str(p.pk): p for p in adapter.get_queryset().filter(
+        objects = {str(p.pk): p for p in adapter.get_queryset(full=same_category).filter(
             pk__in=keys + ([anchor_key] if fetch_anchor else []))}
         if fetch_anchor:
             anchor = objects.get(anchor_key)

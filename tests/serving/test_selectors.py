@@ -153,3 +153,11 @@ def test_boosts_reorder_and_recent_purchases_can_be_left_out(served, articles, s
 def test_a_wrong_argument_gives_an_empty_widget_not_an_error(served):
     result = cart_recommendations(42, limit=3)  # not a list of products: a host's mistake
     assert result.strategy == "error" and len(result) == 0
+
+
+def test_widgets_load_only_the_relations_they_show(served, articles):
+    from goodsassoc.hosts import get_adapter
+
+    lean, full = get_adapter().get_queryset(), get_adapter().get_queryset(full=True)
+    assert lean.query.select_related == {"seller": {}}  # the shop; title, price and stock are columns
+    assert full.query.select_related == {"seller": {}}
