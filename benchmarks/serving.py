@@ -186,6 +186,11 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
     for name, r in endpoints.items():
         lines.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / trivial:.2f} | {r['p50']:.1f} | {r['p95']:.1f} "
                      f"| {r['p99']:.1f} |")
+    warm = min(endpoints[f"{w} (warm cache)"]["rps"] for w in ("related", "cart")) / trivial
+    cold = min(endpoints[f"{w} (cold cache)"]["rps"] for w in ("related", "cart")) / trivial
+    lines += ["", f"Goals (share of the trivial endpoint's throughput): warm cache >= 0.70: "
+                  f"{'met' if warm >= 0.7 else 'not met'} ({warm:.2f}); cold cache >= 0.50: "
+                  f"{'met' if cold >= 0.5 else 'not met'} ({cold:.2f})."]
     lines.append("")
     if "retrain" in model:
         r = model["retrain"]
