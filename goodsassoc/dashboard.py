@@ -116,7 +116,11 @@ def top_pairs(start: date, end: date, widget: str = "") -> list[Figures]:
                           revenue=row["revenue"] or Decimal(0))
         figures.extra = {"anchor": row["anchor_key"], "product": row["product_key"]}
         out.append(figures)
-    _titles(out)
+    if widget != "shops":  # shops-widget pairs hold shop keys, not products
+        _titles(out)
+    else:
+        for pair in out:
+            pair.extra.update(anchor_title=pair.extra["anchor"], product_title=pair.extra["product"])
     return out
 
 
@@ -127,7 +131,7 @@ def _titles(pairs: list[Figures]) -> None:
     adapter = hosts.get_adapter()
     try:
         titles = {str(p.pk): adapter.get_title(p) for p in adapter.get_queryset().filter(pk__in=list(keys))}
-    except Exception:  # a shops-widget pair holds shop keys
+    except (ValueError, TypeError):  # keys that are not of the product's key type
         titles = {}
     for pair in pairs:
         pair.extra["anchor_title"] = titles.get(pair.extra["anchor"], pair.extra["anchor"])
@@ -135,11 +139,12 @@ def _titles(pairs: list[Figures]) -> None:
 
 
 def coverage(start: date, end: date, widget: str = "") -> dict[str, Any]:
-    """How much of the catalogue was recommended at least once in the range."""
+    """How much of the catalogue (of the shops, for the shops widget) was recommended at least once."""
     items = FeedbackItemDaily.objects.filter(day__gte=start, day__lte=end, shown__gt=0)
     items = items.filter(widget=widget) if widget else items.exclude(widget="shops")
     shown = items.values("product_key").distinct().count()  # a hashed DISTINCT: several times a COUNT(DISTINCT)
-    catalogue = hosts.get_adapter().get_queryset().count()
+    shops = hosts.shop_model() if widget == "shops" else None
+    catalogue = shops._default_manager.count() if shops else hosts.get_adapter().get_queryset().count()
     return {"shown": shown, "catalogue": catalogue, "share": shown / catalogue if catalogue else 0.0}
 
 

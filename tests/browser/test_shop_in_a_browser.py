@@ -8,6 +8,7 @@ Screenshots land in test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -54,11 +55,38 @@ def _manage(env: dict, *args: str, timeout: int = 240) -> str:
     return done.stdout
 
 
+@contextlib.contextmanager
+def _database(tmp: Path):
+    """A fresh database for the demo: PostgreSQL when the suite runs on it, else a SQLite file."""
+    if os.environ.get("GOODSASSOC_TEST_DB") != "postgres":
+        yield f"sqlite:///{tmp}/demo.sqlite3"
+        return
+    import psycopg
+
+    name = f"goodsassoc_browser_{os.getpid()}"
+    admin = {"host": os.environ.get("PGHOST", "127.0.0.1"), "user": os.environ.get("PGUSER", "postgres"),
+             "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://{admin['user']}@{admin['host']}:{os.environ.get('PGPORT', '5432')}/{name}"
+    finally:
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
-    """A fresh demo shop (20 households, a quick first model) served by runserver on a free port."""
+    """A fresh demo shop (20 households, a quick first model) served by runserver on a free port,
+    on the database the suite runs on."""
     tmp = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop_demo.settings", "DATABASE_URL": f"sqlite:///{tmp}/demo.sqlite3",
+    with _database(tmp) as url:
+        yield from _serve(tmp, url)
+
+
+def _serve(tmp: Path, url: str):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop_demo.settings", "DATABASE_URL": url,
            "GOODSASSOC_ARTIFACT_DIR": str(tmp / "artifacts"), "DJANGO_DEBUG": "1", "CELERY_TASK_ALWAYS_EAGER": "1"}
     env.pop("GOODSASSOC_TEST_DB", None)
     _manage(env, "migrate", "--no-input")

@@ -127,3 +127,17 @@ def test_training_runs_show_their_metrics_beside_the_popularity_baseline(admin_c
     page = admin_client.get("/admin/goodsassoc/trainingrun/").content.decode()
     assert 'id="training-history"' in page and "<svg" in page
     assert "0.2400" in page and "0.1300" in page and "0.1050" in page
+
+
+def test_shops_widget_pairs_are_shown_by_shop_key(admin_client, served, sellers):
+    shop = str(sellers[0].pk)
+    event = {**click("s1", None, 1, widget="shops", anchor="", shop=shop)}
+    del event["product"]
+    shown = [{k: v for k, v in e.items() if k != "product"} | {"shop": shop} for e in
+             impressions("s1", ["x"], widget="shops", anchor="")]
+    record_events(shown + [event], identity=Identity(anonymous_id=ANON))
+    summaries.refresh(1)
+    data = dashboard.build(timezone.now().date(), timezone.now().date(), "shops")
+    assert [(p.extra["product_title"], p.clicks, p.impressions) for p in data["pairs"]] == [(shop, 1, 1)]
+    assert data["coverage"] == {"shown": 1, "catalogue": 2, "share": 0.5}
+    assert admin_client.get("/admin/goodsassoc/feedbackdaily/?widget=shops").status_code == 200
