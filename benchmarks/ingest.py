@@ -17,9 +17,7 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -39,6 +37,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from benchmarks.report import write_section  # noqa: E402
+from benchmarks.server import start_gunicorn  # noqa: E402
 from goodsassoc.importing import WRITE_COLUMNS, import_lines  # noqa: E402
 from goodsassoc.models import Interaction  # noqa: E402
 from shop_demo.models import Product  # noqa: E402
@@ -104,27 +103,6 @@ def bench_import() -> dict:
             "rerun_stored": again.stored, "copy_seconds": copy_seconds, "copy_rate": count / copy_seconds}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shop_demo.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
 def client(port: int, products: list[str], batches: int, batch_size: int, seed: int) -> list[float]:
     """One shopper-facing client: posts batches over a kept-alive connection; returns latencies."""
     rng = random.Random(seed)
@@ -150,8 +128,7 @@ def client(port: int, products: list[str], batches: int, batch_size: int, seed: 
 def bench_endpoint(events: int, clients: int, batch_size: int, workers: int) -> dict:
     truncate()
     products = [str(pk) for pk in Product.objects.values_list("pk", flat=True)[:20_000]]
-    port = free_port()
-    server = start_server(port, workers)
+    server, port = start_gunicorn(workers)
     batches = max(1, events // (clients * batch_size))
     try:
         client(port, products, 2, batch_size, seed=999)  # warm-up: imports, connections

@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from django.db import connection  # noqa: E402
 
 from benchmarks.ingest import history_table, truncate  # noqa: E402
 from benchmarks.report import write_section  # noqa: E402
+from benchmarks.server import start_gunicorn  # noqa: E402
 from goodsassoc import pipeline  # noqa: E402
 from goodsassoc.importing import import_lines  # noqa: E402
 from goodsassoc.models import Interaction, ModelVersion, TrainingRun  # noqa: E402
@@ -75,27 +75,8 @@ def ensure_model(skip_training: bool) -> dict:
     return results
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(cache: str, workers: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", "PYTHONPATH": str(ROOT),
-           "BENCH_CACHE": cache}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application", "--bind",
-                               f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
-                              cwd=ROOT, env=env)
-    for _ in range(150):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server, port
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
+    return start_gunicorn(workers, {"BENCH_CACHE": cache})
 
 
 def client(port: int, paths: list[str], seconds: float, seed: int) -> list[float]:
