@@ -66,6 +66,8 @@ def item_features(data: TrainData, min_id_baskets: int = 3) -> ItemFeatures:
     vocab["price_bucket"] = [f"{e:.3f}" for e in edges]
     if items["shop_id"].notna().any():
         shop = items["shop_id"]
+    elif data.item_shops.shape[1] == 0:  # a shop without shops (no marketplace, no stores)
+        shop = pd.Series([None] * len(items), dtype="string")
     else:  # the shop that sells the item most often
         main = np.asarray(data.item_shops.argmax(axis=1)).ravel()
         has = np.asarray(data.item_shops.sum(axis=1)).ravel() > 0

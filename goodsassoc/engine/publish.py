@@ -84,6 +84,9 @@ def item_popularity_frame(t: ServingTables) -> pd.DataFrame:
 def shop_affinity_frame(t: ServingTables, k: int = 10) -> pd.DataFrame:
     """Per shopper the top-``k`` shops, new ones included: user_id, shop_id, rank, score, reason, evidence."""
     k = min(k, len(t.shop_ids))
+    if k == 0:  # a shop without shops
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in
+                             ("user_id", "shop_id", "rank", "score", "reason", "new_to_user", "evidence")})
     top = np.argsort(-t.shop_affinity, axis=1, kind="stable")[:, :k]
     u = np.repeat(np.arange(len(t.user_ids)), k)
     s = top.ravel()

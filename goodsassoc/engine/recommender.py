@@ -172,11 +172,12 @@ def popular_items(data: TrainData, n: int = 50) -> pd.DataFrame:
         df = df[df["rank"] <= n]
         frames.append(pd.DataFrame({"scope": col, "scope_value": df["scope_value"].astype(str),
                                     "item_id": data.item_ids[df["i"]], "rank": df["rank"], "baskets": df["b"]}))
-    top = row_top(data.item_shops.T.tocsr(), n)
-    s_idx, r_idx = np.nonzero(top >= 0)
-    frames.append(pd.DataFrame({"scope": "shop", "scope_value": data.shop_ids[s_idx].astype(str),
-                                "item_id": data.item_ids[top[s_idx, r_idx]], "rank": r_idx + 1,
-                                "baskets": np.asarray(data.item_shops[top[s_idx, r_idx], s_idx]).ravel()}))
+    if data.n_shops:  # a shop without shops (no marketplace, no stores) has no per-shop lists
+        top = row_top(data.item_shops.T.tocsr(), n)
+        s_idx, r_idx = np.nonzero(top >= 0)
+        frames.append(pd.DataFrame({"scope": "shop", "scope_value": data.shop_ids[s_idx].astype(str),
+                                    "item_id": data.item_ids[top[s_idx, r_idx]], "rank": r_idx + 1,
+                                    "baskets": np.asarray(data.item_shops[top[s_idx, r_idx], s_idx]).ravel()}))
     out = pd.concat(frames, ignore_index=True)
     out["item_id"] = out["item_id"].astype(str)
     out["baskets"] = out["baskets"].astype(np.int64)

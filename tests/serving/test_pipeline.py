@@ -119,3 +119,19 @@ def test_a_quick_first_model_skips_the_holdout_only_while_nothing_is_served(shop
     run = TrainingRun.objects.get()
     assert "holdout" not in run.timings and run.params == {"quick": True}
     assert run.model_version.note.startswith("A quick first model")
+
+
+def test_a_shop_without_shops_trains_and_serves(db, settings, artifact_dir):
+    """Most shops are not marketplaces: no SHOP_MODEL, no shop on any interaction."""
+    from goodsassoc.importing import import_lines
+    from tests.cj import busy_households, lines_for, load_catalogue
+
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "SHOP_MODEL": None,
+                           "PRODUCT_ATTRIBUTES": {**settings.GOODSASSOC["PRODUCT_ATTRIBUTES"], "shop": None}}
+    table = lines_for(busy_households(25, seed=3))
+    load_catalogue(table)
+    import_lines(table.drop(columns=["shop_id"]))
+    result = pipeline.execute(pipeline.prepare_run("retrain", params={"quick": True}))
+    assert result["status"] == RunStatus.SUCCEEDED, result["error"]
+    busiest = table.groupby("item_id")["basket_id"].nunique().idxmax()
+    assert related_products(busiest, limit=3).strategy == "model"
