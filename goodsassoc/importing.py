@@ -83,7 +83,7 @@ def _as_key(series: pd.Series) -> pd.Series:
 
 
 def _prepare(frame: pd.DataFrame, offset: int, known_products: set[str], known_shops: set[str] | None,
-             now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+             now: pd.Timestamp, product_shops: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clean a chunk; return (good rows in write form, rejected rows with a reason)."""
     n = len(frame)
     reason = np.full(n, "", dtype=object)
@@ -96,7 +96,9 @@ def _prepare(frame: pd.DataFrame, offset: int, known_products: set[str], known_s
     basket = _as_key(frame["basket_id"])
     user = _as_key(frame["user_id"]) if "user_id" in frame else pd.Series([""] * n, dtype=object)
     shop = _as_key(frame["shop_id"]) if "shop_id" in frame and known_shops is not None else \
-        pd.Series([""] * n, dtype=object)
+        pd.Series([""] * n, dtype=object, index=frame.index)
+    if product_shops:  # a marketplace: a line without a shop takes its product's, as live events do
+        shop = shop.mask(shop == "", item.map(product_shops).fillna("")).astype(object)
     reject(item == "", "item_id: missing")
     reject(item.str.len() > MAX_KEY, f"item_id: longer than {MAX_KEY} characters")
     reject(~item.isin(known_products), "item_id: unknown product")
@@ -204,6 +206,15 @@ def copy_rows_postgresql(cursor: object, table_name: str, table: pd.DataFrame) -
     return inserted
 
 
+def _product_shops() -> dict[str, str]:
+    """Each product's own shop, where products belong to one (marketplaces)."""
+    adapter = hosts.get_adapter()
+    if not adapter.provides_shop():
+        return {}
+    products = adapter.get_queryset().iterator(chunk_size=5000)
+    return {str(p.pk): shop for p in products if (shop := adapter.get_shop(p))}
+
+
 def import_lines(frame: pd.DataFrame, *, chunk_size: int = 50_000,
                  on_progress: Callable[[int, int], None] | None = None) -> tuple[ImportReport, pd.DataFrame]:
     """Check and store order lines; returns the report and the rejected lines (with reasons)."""
@@ -211,6 +222,7 @@ def import_lines(frame: pd.DataFrame, *, chunk_size: int = 50_000,
     report = ImportReport(read=len(frame))
     known_products = hosts.all_product_keys()
     known_shops = hosts.all_shop_keys() if hosts.shop_model() is not None else None
+    product_shops = _product_shops() if known_shops is not None else {}
     if known_shops is None and "shop_id" in frame and _as_key(frame["shop_id"]).ne("").any():
         report.notes.append("shop_id ignored: GOODSASSOC['SHOP_MODEL'] is not set.")
     now = pd.Timestamp(timezone.now())
@@ -219,7 +231,7 @@ def import_lines(frame: pd.DataFrame, *, chunk_size: int = 50_000,
     rejected_parts = []
     for offset in range(0, len(frame), chunk_size):
         chunk = frame.iloc[offset : offset + chunk_size]
-        rows, rejected = _prepare(chunk, offset, known_products, known_shops, now)
+        rows, rejected = _prepare(chunk, offset, known_products, known_shops, now, product_shops)
         for user in rows["user_id"].unique():
             if user and user not in pseudonyms:
                 pseudonyms[user] = pseudonymise(user)

@@ -115,3 +115,13 @@ def test_numbers_out_of_range_are_rejected(catalogue, cj_slice, tmp_path, column
     output = run_import(tmp_path / "lines.csv")
     assert reason in output
     assert Interaction.objects.count() == int((table.drop(index=1)["quantity"].astype(float) > 0).sum())
+
+
+def test_a_line_without_a_shop_takes_its_products_shop(catalogue, cj_slice, tmp_path):
+    from tests.testapp.models import Article
+
+    cj_slice.head(20).drop(columns=["shop_id"]).to_parquet(tmp_path / "lines.parquet")
+    run_import(tmp_path / "lines.parquet")
+    sellers = {a.sku: str(a.seller_id) for a in Article.objects.all()}
+    stored = list(Interaction.objects.values_list("product_key", "shop_key"))
+    assert stored and all(shop == sellers[product] for product, shop in stored)
