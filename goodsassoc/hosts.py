@@ -93,6 +93,17 @@ def existing_shop_keys(keys: Iterable[str]) -> dict[str, str]:
     return _canonical_keys(model, keys)
 
 
+def product_shops(keys: Iterable[str] | None = None) -> dict[str, str]:
+    """Each product's own shop (a marketplace), for the given product keys or the whole catalogue."""
+    adapter = get_adapter()
+    if not adapter.provides_shop():
+        return {}
+    products = adapter.get_queryset()
+    if keys is not None:
+        products = products.filter(pk__in=list(keys))
+    return {str(p.pk): shop for p in products.iterator(chunk_size=5000) if (shop := adapter.get_shop(p))}
+
+
 def all_product_keys() -> set[str]:
     return {str(pk) for pk in product_model()._default_manager.values_list("pk", flat=True).iterator(chunk_size=10_000)}
 

@@ -206,15 +206,6 @@ def copy_rows_postgresql(cursor: object, table_name: str, table: pd.DataFrame) -
     return inserted
 
 
-def _product_shops() -> dict[str, str]:
-    """Each product's own shop, where products belong to one (marketplaces)."""
-    adapter = hosts.get_adapter()
-    if not adapter.provides_shop():
-        return {}
-    products = adapter.get_queryset().iterator(chunk_size=5000)
-    return {str(p.pk): shop for p in products if (shop := adapter.get_shop(p))}
-
-
 def import_lines(frame: pd.DataFrame, *, chunk_size: int = 50_000,
                  on_progress: Callable[[int, int], None] | None = None) -> tuple[ImportReport, pd.DataFrame]:
     """Check and store order lines; returns the report and the rejected lines (with reasons)."""
@@ -222,7 +213,7 @@ def import_lines(frame: pd.DataFrame, *, chunk_size: int = 50_000,
     report = ImportReport(read=len(frame))
     known_products = hosts.all_product_keys()
     known_shops = hosts.all_shop_keys() if hosts.shop_model() is not None else None
-    product_shops = _product_shops() if known_shops is not None else {}
+    product_shops = hosts.product_shops() if known_shops is not None else {}
     if known_shops is None and "shop_id" in frame and _as_key(frame["shop_id"]).ne("").any():
         report.notes.append("shop_id ignored: GOODSASSOC['SHOP_MODEL'] is not set.")
     now = pd.Timestamp(timezone.now())

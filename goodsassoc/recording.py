@@ -295,17 +295,11 @@ def validate_events(events: Sequence[Any], *, identity: Identity | None = None, 
 
 def _fill_shops(events: list[_Clean]) -> None:
     """Events without a shop take the product's own shop, where the host has one."""
-    adapter = hosts.get_adapter()
-    if not adapter.provides_shop():
-        return
     missing = {e.product_key for e in events if not e.shop_key}
-    if not missing:
-        return
-    model = hosts.product_model()
-    by_key = {str(p.pk): p for p in model._default_manager.filter(pk__in=list(missing))}
+    shops = hosts.product_shops(missing) if missing else {}
     for event in events:
-        if not event.shop_key and event.product_key in by_key:
-            event.shop_key = adapter.get_shop(by_key[event.product_key]) or ""
+        if not event.shop_key:
+            event.shop_key = shops.get(event.product_key, "")
 
 
 def _fill_linked_pseudonyms(events: list[_Clean]) -> None:
