@@ -35,6 +35,7 @@ FORMAT = "goodsassoc-engine-artifact"
 VERSION = 1
 _SPARSE = ("neighbours", "repeat", "repeat_recent", "taste", "shop_used")
 _DENSE = ("item_baskets", "item_recent", "shop_affinity", "shop_baskets")
+_OPTIONAL = ("item_kind",)  # dense arrays an older artifact may lack (then None)
 _IDS = ("item_ids", "user_ids", "shop_ids")
 
 
@@ -68,6 +69,9 @@ def save(fitted, directory: str | Path, extra: dict | None = None) -> Path:
         arrays: dict[str, np.ndarray] = {k: np.asarray(getattr(t, k)).astype(str) for k in _IDS}
         for k in _DENSE:
             arrays[k] = np.asarray(getattr(t, k))
+        for k in _OPTIONAL:
+            if getattr(t, k, None) is not None:
+                arrays[k] = np.asarray(getattr(t, k))
         for k in _SPARSE:
             m = getattr(t, k).tocsr()
             arrays[f"{k}.data"], arrays[f"{k}.indices"] = m.data, m.indices
@@ -140,6 +144,7 @@ def load(directory: str | Path) -> tuple[ServingTables, dict]:
         raise ArtifactError(f"cannot read arrays: {exc}") from exc
     kw = {k: arrays[k].astype(object) for k in _IDS}
     kw.update({k: arrays[k] for k in _DENSE})
+    kw.update({k: arrays[k] for k in _OPTIONAL if k in arrays})
     for k in _SPARSE:
         kw[k] = sp.csr_matrix((arrays[f"{k}.data"], arrays[f"{k}.indices"], arrays[f"{k}.indptr"]),
                               shape=tuple(arrays[f"{k}.shape"]))

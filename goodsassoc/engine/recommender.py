@@ -30,6 +30,7 @@ from goodsassoc.engine.scoring import (
     ServingTables,
     Weights,
     blend_shops,
+    cart_kinds,
     cart_scores,
     dedupe,
     exact_top,
@@ -39,6 +40,7 @@ from goodsassoc.engine.scoring import (
     row_top,
     shop_components,
 )
+from goodsassoc.engine.stats import GroupLevel, cart_groups, group_candidates, group_levels, group_prior
 from goodsassoc.engine.train import TrainConfig, TrainedEmbeddings, train_embeddings
 
 Progress = Callable[[str, int, int], None]
@@ -100,6 +102,17 @@ def _pop_score(counts: np.ndarray) -> np.ndarray:
     return (np.log1p(counts) / np.log1p(max(counts.max(), 1.0))).astype(np.float32)
 
 
+REPEAT_DECAY_DAYS = 90.0  # the cart's recency term: exp(-days since the shopper last bought the item / this)
+
+
+def related_batch(anchors: np.ndarray, cooc: sp.csr_matrix, counts: np.ndarray, emb: np.ndarray | None,
+                  pop: np.ndarray, prior: np.ndarray, levels: list[GroupLevel]) -> RelatedCandidates:
+    """Candidates of ``anchors`` with P(j | anchor) backed off through the anchor's attribute groups."""
+    cands = related_candidates(anchors, cooc, counts, emb, pop, prior, extra=group_candidates(anchors, levels))
+    cands.group_prior = group_prior(anchors, cands.cand, cands.prior, levels)
+    return cands
+
+
 def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: np.ndarray | None = None,
                     batch: int = 2048, on_progress: Progress | None = None) -> tuple[sp.csr_matrix, dict]:
     """Top-``k`` blended neighbours of ``rows`` (all items by default) as a CSR, plus the evidence per entry."""
@@ -107,11 +120,12 @@ def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: 
     cooc = cooccurrence(data)
     pop = _pop_score(counts)
     prior = recent_popularity(data)
+    levels = group_levels(data.items, cooc, counts)
     rows = np.arange(data.n_items) if rows is None else rows
     r_all, c_all, s_all, t_all, f_all = [], [], [], [], []
     for s in range(0, len(rows), batch):
         a = rows[s : s + batch]
-        cands = related_candidates(a, cooc, counts, emb, pop, prior)
+        cands = related_batch(a, cooc, counts, emb, pop, prior, levels)
         top, score, idx = rank(cands.cand, cands.score(w, counts), k, with_positions=True)
         ok = top >= 0
         rr = np.repeat(a[:, None], top.shape[1], axis=1)[ok]
@@ -142,7 +156,7 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
     rep = _keep_top(rep, cfg.repeat_items)
     last = lookup(data.user_item_last, np.arange(data.n_users), _pattern(rep))
     days = (data.basket_time.max() - (last - 1.0)) / 86400.0
-    rec = _from_pattern(rep, np.where(last > 0, np.exp(-days / 30.0), 0.0))
+    rec = _from_pattern(rep, np.where(last > 0, np.exp(-days / REPEAT_DECAY_DAYS), 0.0))
     uv = user_vectors(data.user_items, emb)
     idx, sims = exact_top(emb, uv, cfg.taste_items)
     taste_rows = np.repeat(np.arange(data.n_users), idx.shape[1])
@@ -154,6 +168,7 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
         shop_affinity=blend_shops(comp, w).astype(np.float32),
         shop_baskets=np.asarray(data.user_shops.sum(axis=0)).ravel().astype(np.int64),
         shop_used=data.user_shops.tocsr(), weights=w, item_recent=recent_popularity(data), repeat_recent=rec,
+        item_kind=cart_groups(data.items),
     )
     return tables, evidence
 
@@ -209,11 +224,11 @@ def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
             for p in (0.0, 0.002)]
-CART_GRID = [(r, g, t, p) for r in (0.3, 1.0, 3.0) for g in (0.0, 0.1, 0.3, 1.0, 3.0) for t in (0.0, 0.01, 0.03)
-             for p in (0.0, 1.0)]
-SHOP_GRID = [(n, e, t, p) for n in (0.0, 0.1, 0.2, 0.3, 0.5) for e in (0.0, 0.02, 0.05, 0.1) for t in (0.0, 0.01, 0.05)
-             for p in (0.0, 0.1, 0.5)]
-NEW_SHOP_SLACK = 0.006  # SHOPS: best Recall@5 on new shops among weights within this NDCG@10 of the best
+CART_GRID = [(r, g, t, p, k) for r in (0.5, 1.0, 2.0) for g in (0.1, 0.3, 1.0) for t in (0.0, 0.01)
+             for p in (0.0,) for k in (0.0, 0.25, 0.5, 0.75)]
+SHOP_GRID = [(n, e, t, p, x) for n in (0.0, 0.1, 0.2, 0.3) for e in (0.0, 0.02, 0.05) for t in (0.0, 0.01, 0.05)
+             for p in (0.1, 0.5) for x in (0.0, 0.02, 0.05)]
+NEW_SHOP_SLACK = 0.004  # SHOPS: best Recall@5 on new shops among weights within this NDCG@10 of the best
 
 
 def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
@@ -224,8 +239,9 @@ def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tu
     """Grid-search the blend weights per task on the validation queries (NDCG@10)."""
     w, report = Weights(), {}
     counts = val_data.item_popularity
-    cands: RelatedCandidates = related_candidates(vq.anchors, cooccurrence(val_data), counts, emb, _pop_score(counts),
-                                                  recent_popularity(val_data))
+    cooc = cooccurrence(val_data)
+    cands = related_batch(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data),
+                          group_levels(val_data.items, cooc, counts))
     best = (-1.0, None)
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p
@@ -250,12 +266,17 @@ def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tu
     cand[lookup(vq.carts, np.arange(len(users)), cand) > 0] = -1
     vals = {k: lookup(m, np.arange(len(users)), cand) for k, m in parts.items()}
     pop = recent_popularity(val_data)[np.maximum(cand, 0)]
+    kinds = tables.item_kind
+    kinds = tables.item_kind if tables.item_kind is not None else np.full(val_data.n_items, -1)
+    cand_kind = np.where(cand >= 0, kinds[np.maximum(cand, 0)], -1)
+    same = lookup(cart_kinds(vq.carts, kinds), np.arange(len(users)), cand_kind) if (kinds >= 0).any() else 0.0
     rel = [[h] for h in vq.cart_hidden]
     best = (-1.0, None)
-    for r, g, t, p in CART_GRID:
-        top, _ = rank(cand, vals["nb"] + r * vals["rep"] + g * vals["rec"] + t * vals["taste"] + p * pop, 10)
-        best = max(best, (_ndcg_rows(top, rel), (r, g, t, p)), key=lambda x: x[0])
-    (w.cart_repeat, w.cart_recent, w.cart_taste, w.cart_pop), report["cart"] = best[1], best[0]
+    for r, g, t, p, k in CART_GRID:
+        score = (vals["nb"] + r * vals["rep"] + g * vals["rec"] + t * vals["taste"] + p * pop) * (1.0 + k * same)
+        top, _ = rank(cand, score, 10)
+        best = max(best, (_ndcg_rows(top, rel), (r, g, t, p, k)), key=lambda x: x[0])
+    (w.cart_repeat, w.cart_recent, w.cart_taste, w.cart_pop, w.cart_same_kind), report["cart"] = best[1], best[0]
     # SHOPS: all shops are ranked; objective NDCG@10 plus a little recall on new shops.
     uv = user_vectors(val_data.user_items, emb)
     comp = shop_components(val_data.user_shops, uv, shop_vectors(val_data.item_shops, emb))
@@ -264,14 +285,14 @@ def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tu
     rel = [r for r, k in zip(vq.shop_relevant, known, strict=True) if k]
     new = [r for r, k in zip(vq.shop_new, known, strict=True) if k]
     scored = []
-    for n, e, t, p in SHOP_GRID:
-        w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop = n, e, t, p
+    for n, e, t, p, x in SHOP_GRID:
+        w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop, w.shop_new = n, e, t, p, x
         top = metrics.top_k(blend_shops(comp, w)[su], 10)
         new_rec = np.mean([metrics.recall(r, s, 5) for r, s in zip(top, new, strict=True) if len(s)] or [0.0])
-        scored.append((_ndcg_rows(top, rel), float(new_rec), (n, e, t, p)))
+        scored.append((_ndcg_rows(top, rel), float(new_rec), (n, e, t, p, x)))
     top_ndcg = max(s[0] for s in scored)
     nd, new_rec, params = max((s for s in scored if s[0] >= top_ndcg - NEW_SHOP_SLACK), key=lambda s: (s[1], s[0]))
-    (w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop), report["shops"] = params, nd
+    (w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop, w.shop_new), report["shops"] = params, nd
     report["shops_new_recall5"] = new_rec
     return w, report
 

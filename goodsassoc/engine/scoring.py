@@ -36,10 +36,12 @@ class Weights:
     cart_recent: float = 0.1
     cart_taste: float = 0.0
     cart_pop: float = 0.0
+    cart_same_kind: float = 0.0  # relative boost of items of a kind (product type) already in the cart
     shop_knn: float = 0.3
     shop_ease: float = 0.0
     shop_tf: float = 0.0
     shop_pop: float = 0.1
+    shop_new: float = 0.0  # extra weight of the EASE term on shops the shopper has not used yet
 
 
 @dataclass
@@ -57,7 +59,8 @@ class ServingTables:
     shop_baskets: np.ndarray  # training baskets per shop
     shop_used: sp.csr_matrix | None = None  # users x shops: the user's training baskets per shop
     item_recent: np.ndarray | None = None  # recency-weighted share of baskets holding the item (30-day decay)
-    repeat_recent: sp.csr_matrix | None = None  # users x items: exp(-days since the user last bought it / 30)
+    repeat_recent: sp.csr_matrix | None = None  # users x items: exp(-days since the user last bought it / 90)
+    item_kind: np.ndarray | None = None  # per item a code of its kind (product type), -1 = none
     weights: Weights = field(default_factory=Weights)
     _index: dict = field(default_factory=dict, repr=False)
 
@@ -165,6 +168,7 @@ class RelatedCandidates:
     tf: np.ndarray  # cosine of the TF vectors
     pop: np.ndarray  # popularity component of the candidate (log scale)
     prior: np.ndarray  # recent popularity share of the candidate
+    group_prior: np.ndarray | None = None  # P(candidate | anchor's attribute groups), see ``stats.group_prior``
 
     def score(self, w: Weights, counts: np.ndarray) -> np.ndarray:
         """P(j | anchor) smoothed toward recent popularity, plus the TF cosine and popularity.
@@ -174,13 +178,14 @@ class RelatedCandidates:
         """
         s = w.related_smooth
         n = counts[self.anchors][:, None]
-        co = (self.together + s * self.prior) / (n + s)
+        prior = self.prior if self.group_prior is None else self.group_prior
+        co = (self.together + s * prior) / (n + s)
         return co + w.related_tf * (n / (n + s)) * self.tf + w.related_pop * self.pop
 
 
 def related_candidates(
     anchors: np.ndarray, cooc: sp.csr_matrix, counts: np.ndarray, emb: np.ndarray | None, pop: np.ndarray,
-    prior: np.ndarray, n_co: int = 100, n_tf: int = 100, n_pop: int = 50,
+    prior: np.ndarray, n_co: int = 100, n_tf: int = 100, n_pop: int = 50, extra: np.ndarray | None = None,
 ) -> RelatedCandidates:
     """Union of the anchor's top co-occurring items (by count and by cosine), TF neighbours and popular items."""
     sub = cooc[anchors].tocsr().astype(np.float32)
@@ -189,6 +194,8 @@ def related_candidates(
     if emb is not None and n_tf:
         parts.append(exact_top(emb, emb[anchors], n_tf)[0])
     parts.append(np.broadcast_to(np.argsort(-prior, kind="stable")[:n_pop], (len(anchors), min(n_pop, len(pop)))))
+    if extra is not None:
+        parts.append(extra)
     cand = dedupe(np.concatenate(parts, axis=1), anchors)
     together = lookup(cooc, anchors, cand)
     if emb is not None:
@@ -224,6 +231,25 @@ def related_reasons(
 # --- CART --------------------------------------------------------------------------------------
 
 
+def kind_matrix(kinds: np.ndarray) -> sp.csr_matrix:
+    """Items x kinds membership (kind -1 = none)."""
+    ok = kinds >= 0
+    return sp.csr_matrix((np.ones(ok.sum(), np.float32), (np.flatnonzero(ok), kinds[ok])),
+                         shape=(len(kinds), int(kinds.max(initial=-1)) + 1))
+
+
+def cart_kinds(carts: sp.csr_matrix, kinds: np.ndarray) -> sp.csr_matrix:
+    """Carts x kinds: 1.0 where the cart holds an item of that kind."""
+    return ((carts.astype(np.float32) @ kind_matrix(kinds)) > 0).astype(np.float32).tocsr()
+
+
+def same_kind(carts: sp.csr_matrix, kinds: np.ndarray | None) -> np.ndarray:
+    """Dense (carts x items): 1.0 where an item of the item's kind is already in the cart."""
+    if kinds is None or not (kinds >= 0).any():
+        return np.zeros(carts.shape, np.float32)
+    return np.asarray((cart_kinds(carts, kinds) @ kind_matrix(kinds).T).todense(), dtype=np.float32)
+
+
 def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
     """Dense cart-completion scores for a batch (cart items are not excluded here)."""
     w = t.weights
@@ -234,7 +260,10 @@ def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np
         u = users[known]
         scores[known] += (w.cart_repeat * t.repeat[u].toarray() + w.cart_recent * t.repeat_recent[u].toarray()
                           + w.cart_taste * t.taste[u].toarray())
-    return scores + w.cart_pop * t.item_recent
+    scores += w.cart_pop * t.item_recent
+    if w.cart_same_kind:
+        scores *= 1.0 + w.cart_same_kind * same_kind(carts, t.item_kind)
+    return scores
 
 
 def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | None = None, k: int = 10
@@ -252,6 +281,11 @@ def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | Non
         rep = t.repeat[u].toarray().ravel()
         rec = t.repeat_recent[u].toarray().ravel()
         score = score + w.cart_repeat * rep + w.cart_recent * rec + w.cart_taste * t.taste[u].toarray().ravel()
+    if w.cart_same_kind and t.item_kind is not None and cart:
+        in_cart = np.zeros(int(t.item_kind.max()) + 2, bool)
+        in_cart[t.item_kind[cart]] = True
+        in_cart[-1] = False  # kind -1 (none) indexes the last slot
+        score = score * (1.0 + w.cart_same_kind * in_cart[t.item_kind])
     score[cart] = -np.inf
     top = np.argpartition(-score, min(k, len(score) - 1))[:k]
     top = top[np.lexsort((top, -score[top]))]
@@ -302,8 +336,11 @@ def shop_components(user_shops: sp.csr_matrix, user_emb: np.ndarray | None, shop
 
 
 def blend_shops(comp: dict[str, np.ndarray], w: Weights) -> np.ndarray:
-    return (comp["own"] + w.shop_knn * comp["knn"] + w.shop_ease * comp["ease"] + w.shop_tf * comp["tf"]
-            + w.shop_pop * comp["pop"])
+    out = (comp["own"] + w.shop_knn * comp["knn"] + w.shop_ease * comp["ease"] + w.shop_tf * comp["tf"]
+           + w.shop_pop * comp["pop"])
+    if w.shop_new:  # shops the shopper has not used yet, ranked among themselves by EASE
+        out = out + w.shop_new * (comp["own"] == 0) * np.maximum(comp["ease"], 0.0)
+    return out
 
 
 def shops_for_user(t: ServingTables, user_id: str | None, k: int = 5) -> list[tuple[str, float, str, dict]]:
