@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from goodsassoc.engine.scoring import lookup, row_top
 
 # (attribute column, pseudo-baskets of the parent level's estimate), coarse to fine.
-GROUP_LEVELS: tuple[tuple[str, float], ...] = (("category_2", 30.0), ("title", 100.0))
+GROUP_LEVELS: tuple[tuple[str, float], ...] = (("category_2", 100.0), ("title", 300.0))
 GROUP_TOP = 500  # co-occurring items kept per group (the rest back off to the parent level)
 CART_GROUP_COLUMNS = ("title", "category_3")  # the first one that groups items at all marks "same kind"
 
