@@ -7,6 +7,7 @@ with unusual models subclasses :class:`ProductAdapter` and names it in
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -112,24 +113,29 @@ class ProductAdapter:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _relations(model: Any, attributes: tuple[tuple[str, Any], ...], full: bool) -> tuple[str, ...]:
+    """The forward relations the attribute paths walk (worked out once: widgets ask per request)."""
+    related = set()
+    needed = ATTRIBUTE_NAMES if full else WIDGET_ATTRIBUTES
+    for name, path in attributes:
+        if name not in needed:
+            continue
+        parts = (path or "").split("__")  # the last step too: "shop": "seller" is a relation
+        for depth in range(1, len(parts) + 1):
+            if _is_forward_relation(model, parts[:depth]):
+                related.add("__".join(parts[:depth]))
+    return tuple(sorted(related))
+
+
 class AttributeProductAdapter(ProductAdapter):
     """Reads each attribute through the path configured in PRODUCT_ATTRIBUTES."""
 
     def get_queryset(self, full: bool = False) -> Any:
         """Follows the relations of the paths needed (all of them with ``full``) in the same query."""
         queryset = super().get_queryset(full)
-        model = queryset.model
-        related = set()
-        needed = ATTRIBUTE_NAMES if full else WIDGET_ATTRIBUTES
-        for name, path in ga_settings.PRODUCT_ATTRIBUTES.items():
-            if name not in needed:
-                continue
-            parts = (path or "").split("__")  # the last step too: "shop": "seller" is a relation
-            for depth in range(1, len(parts) + 1):
-                prefix = "__".join(parts[:depth])
-                if _is_forward_relation(model, parts[:depth]):
-                    related.add(prefix)
-        return queryset.select_related(*sorted(related)) if related else queryset
+        related = _relations(queryset.model, tuple(ga_settings.PRODUCT_ATTRIBUTES.items()), full)
+        return queryset.select_related(*related) if related else queryset
 
     def _get(self, product: Any, name: str) -> Any:
         return resolve_path(product, ga_settings.PRODUCT_ATTRIBUTES.get(name))

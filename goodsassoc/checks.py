@@ -27,6 +27,7 @@ POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE"
                  "TRAINING_WINDOW_DAYS", "NEIGHBOURS", "HOLDOUT_DAYS", "QUALITY_GATE_MIN_QUERIES", "KEEP_VERSIONS",
                  "TASK_SOFT_TIME_LIMIT", "ATTRIBUTION_WINDOW_HOURS", "FEEDBACK_SUMMARY_DAYS",
                  "INTERACTION_EXPORT_MAX_ROWS")
+NON_NEGATIVE_INTS = ("WIDGET_LOCAL_CACHE_SECONDS", "WIDGET_LOCAL_CACHE_SIZE")  # 0 switches off
 MIDDLEWARE_PATH = "goodsassoc.middleware.AnonymousIdMiddleware"
 
 
@@ -131,6 +132,10 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
         value = user.get(key, DEFAULTS[key])
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             errors.append(_error(9, f"GOODSASSOC['{key}'] = {value!r} must be a positive integer."))
+    for key in NON_NEGATIVE_INTS:
+        value = user.get(key, DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors.append(_error(9, f"GOODSASSOC['{key}'] = {value!r} must be an integer, 0 or more (0: off)."))
     rate = user.get("EVENTS_THROTTLE_RATE", DEFAULTS["EVENTS_THROTTLE_RATE"])
     if rate is not None and (not isinstance(rate, str) or not RATE_RE.match(rate)):
         errors.append(_error(9, f"GOODSASSOC['EVENTS_THROTTLE_RATE'] = {rate!r} is not a rate like '600/min'.",

@@ -68,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "SERVED_VERSION_CACHE_SECONDS": 60,
     # How long a widget's result is cached (per served version, so publishing invalidates it).
     "WIDGET_CACHE_SECONDS": 300,
+    # Each process also keeps this many hot widget results in memory for this many seconds,
+    # saving the shared cache's round trip (0 switches it off; off anyway with DummyCache).
+    "WIDGET_LOCAL_CACHE_SIZE": 2000,
+    "WIDGET_LOCAL_CACHE_SECONDS": 15,
     # Leave out of "complete your cart" what the shopper bought in the last RECENTLY_BOUGHT_DAYS.
     "EXCLUDE_RECENTLY_BOUGHT": False,
     "RECENTLY_BOUGHT_DAYS": 30,

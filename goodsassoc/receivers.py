@@ -77,7 +77,14 @@ def link_anonymous_history(sender: Any, request: Any, user: Any, **kwargs: Any) 
 
 
 def connect_builtin_receivers() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from goodsassoc.models import MerchantRule
+    from goodsassoc.widget_cache import rules_changed
+
     user_logged_in.connect(link_anonymous_history, dispatch_uid="goodsassoc.link_anonymous_history")
+    for signal in (post_save, post_delete):
+        signal.connect(rules_changed, sender=MerchantRule, dispatch_uid=f"goodsassoc.rules_changed.{id(signal)}")
 
 
 def ensure_retrain_schedule(sender: Any, **kwargs: Any) -> None:

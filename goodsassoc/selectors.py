@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import hashlib
 import json
 import logging
 import uuid
@@ -20,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection, models
 from django.utils import timezone
 
@@ -37,8 +35,8 @@ from goodsassoc.models import (
     ShopperShop,
 )
 from goodsassoc.privacy import Identity
-from goodsassoc.publishing import STATE_CACHE_KEY, cached_served_version
 from goodsassoc.reasons import describe
+from goodsassoc.widget_cache import cached
 
 logger = logging.getLogger("goodsassoc")
 SERVED = f"(SELECT version_id FROM {ServingState._meta.db_table} WHERE id = 1)"
@@ -210,34 +208,6 @@ def _with_arm(arm: experiments.Arm, compute: Callable[[], Recommendations]) -> C
     return run
 
 
-def _cached(widget: str, parts: Sequence[Any], compute: Callable[[], Recommendations],
-            pinned: bool = False) -> Recommendations:
-    """Results are cached per served version, so a publish invalidates them all at once.
-
-    A cached result holds what rendering needs (titles, prices, links), so a warm widget
-    costs no query at all.
-    """
-    served = cached_served_version()
-    digest = hashlib.sha256(json.dumps([widget, *parts], default=str).encode()).hexdigest()[:32]
-    if served is not None:
-        try:
-            hit = cache.get(f"goodsassoc:w:{served}:{digest}")
-        except Exception:
-            hit = None
-        if hit is not None:
-            return replace(hit, request_id=uuid.uuid4().hex)
-    result = compute()
-    version = served if served is not None else result.model_version
-    try:
-        if served is None and version is not None and not pinned:  # an arm's own version is not the served one
-            cache.add(STATE_CACHE_KEY, version, ga_settings.SERVED_VERSION_CACHE_SECONDS)
-        if version is not None:
-            cache.set(f"goodsassoc:w:{version}:{digest}", result, ga_settings.WIDGET_CACHE_SECONDS)
-    except Exception:
-        logger.warning("goodsassoc: cache unavailable; widgets are computed from the database")
-    return result
-
-
 def _never_breaks(widget: str) -> Callable:
     """A widget's problem is logged and gives an empty list, never an error on the host's page."""
     def wrap(func: Callable[..., Recommendations]) -> Callable[..., Recommendations]:
@@ -298,7 +268,7 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
                        same_category=same_category)
 
     parts = [key, limit, excluded, same_shop, same_category, arm.label]
-    return _cached("related", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
+    return cached("related", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
 @_never_breaks("cart")
@@ -328,7 +298,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit)
 
     parts = [keys, shopper, limit, recent, arm.label]
-    return _cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
+    return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
 def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
@@ -386,7 +356,7 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         return Recommendations("shops", tuple(kept), strategy, rows.version)
 
     parts = [shopper, limit, arm.label]
-    return _cached("shops", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
+    return cached("shops", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -407,7 +377,7 @@ def _load_product(key: str) -> Any:
         pk = model._meta.pk.to_python(key)
     except Exception:
         return None
-    return hosts.get_adapter().get_queryset(full=True).filter(pk=pk).first()
+    return hosts.get_adapter().get_queryset(full=True).filter(pk=pk).order_by().first()
 
 
 def _category_key(product: Any) -> str:
@@ -452,7 +422,7 @@ def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_k
         keys = [i.key for i in chunk]
         fetch_anchor = anchor is None and anchor_key
         objects = {str(p.pk): p for p in adapter.get_queryset(full=same_category).filter(
-            pk__in=keys + ([anchor_key] if fetch_anchor else []))}
+            pk__in=keys + ([anchor_key] if fetch_anchor else [])).order_by()}
         if fetch_anchor:
             anchor = objects.get(anchor_key)
             if anchor is None:  # published rows for a product that has since been deleted

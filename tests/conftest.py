@@ -33,12 +33,18 @@ def shopper(django_user_model):
 
 @pytest.fixture(autouse=True)
 def _cold_caches():
-    """Every test starts with empty caches (Django's, and the served-version memo of this process)."""
+    """Every test starts with empty caches."""
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def clear_caches() -> None:
+    """Django's cache, each process's copies of hot widgets and its served-version memo."""
     from django.core.cache import cache
 
-    from goodsassoc import publishing
+    from goodsassoc import publishing, widget_cache
 
     cache.clear()
-    publishing._local["until"] = 0.0
-    yield
+    widget_cache.clear_local()
     publishing._local["until"] = 0.0

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from goodsassoc import selectors
@@ -42,15 +46,51 @@ def _payload(result: selectors.Recommendations) -> dict[str, Any]:
             "strategy": result.strategy, "arm": result.arm, "items": items}
 
 
+DEFAULTS = {"limit": 10, "same_shop": False, "same_category": False, "items": ""}
+FLAGS = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
+
+
+def _plain_query(params: Any) -> dict[str, Any] | None:
+    """The usual query, read without the serializer machinery that costs more than a cached
+    widget; None for anything unusual, which the serializer then accepts or words as an error."""
+    options = dict(DEFAULTS)
+    for name in params:
+        if name not in options:
+            continue  # unknown parameters are ignored, as by the serializer
+        value = params[name]
+        if name == "limit":
+            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_LIMIT):
+                return None
+            options[name] = int(value)
+        elif name == "items":
+            options[name] = value.strip()
+        elif value in FLAGS:
+            options[name] = FLAGS[value]
+        else:
+            return None
+    return options
+
+
 class _WidgetView(APIView):
     permission_classes = [AllowAny]
     schema = AutoSchema()
 
     def query(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
+        options = _plain_query(request.query_params)
+        if options is not None:
+            return options, None
         query = WidgetQuery(data=request.query_params)
         if not query.is_valid():
             return None, _bad_query(query.errors)
         return query.validated_data, None
+
+    def answer(self, request: Request, result: selectors.Recommendations) -> HttpResponse | Response:
+        """JSON written in one step for JSON clients; the browsable API and other renderers as usual."""
+        payload = _payload(result)
+        if type(request.accepted_renderer) is not JSONRenderer:
+            return Response(payload)
+        body = json.dumps(payload, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return HttpResponse(body.encode(), content_type="application/json")
 
 
 LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description=f"How many items (1-{MAX_LIMIT}, default 10).")
@@ -75,7 +115,7 @@ class RelatedView(_WidgetView):
         if result.strategy == selectors.UNKNOWN_PRODUCT:
             return Response({"detail": "Unknown product.", "errors": [{"field": "product", "message":
                              f"No product with key {product!r}."}]}, status=status.HTTP_404_NOT_FOUND)
-        return Response(_payload(result))
+        return self.answer(request, result)
 
 
 @extend_schema(
@@ -94,7 +134,7 @@ class CartView(_WidgetView):
             return _bad_query({"items": ["At most 100 products."]})
         shopper = identity_for_request(request, request.user, create=False)
         result = selectors.cart_recommendations(items, identity=shopper, limit=options["limit"])
-        return Response(_payload(result))
+        return self.answer(request, result)
 
 
 @extend_schema(operation_id="goodsassoc_shops", tags=["widgets"], responses=RESPONSES, parameters=[LIMIT])
@@ -107,4 +147,4 @@ class ShopsView(_WidgetView):
             return error
         shopper = identity_for_request(request, request.user, create=False)
         result = selectors.shops_for_shopper(shopper, limit=options["limit"])
-        return Response(_payload(result))
+        return self.answer(request, result)

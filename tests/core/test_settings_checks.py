@@ -59,6 +59,8 @@ def test_missing_setting():
         ({"KIND_WEIGHTS": {"stare": 1}}, "goodsassoc.E008"),
         ({"KIND_WEIGHTS": {"view": -1}}, "goodsassoc.E008"),
         ({"EVENTS_MAX_BATCH": 0}, "goodsassoc.E009"),
+        ({"WIDGET_LOCAL_CACHE_SIZE": -1}, "goodsassoc.E009"),
+        ({"WIDGET_LOCAL_CACHE_SECONDS": "15"}, "goodsassoc.E009"),
         ({"EVENTS_THROTTLE_RATE": "fast"}, "goodsassoc.E009"),
         ({"USER_ID_ATTRIBUTE": 5}, "goodsassoc.E010"),
         ({"PSEUDONYM_KEY": "short"}, "goodsassoc.E011"),

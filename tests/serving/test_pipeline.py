@@ -1,7 +1,6 @@
 """The pipeline with real training on a small real slice: run records, gate, artifact, publish, refresh."""
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from goodsassoc import pipeline
@@ -9,11 +8,12 @@ from goodsassoc.engine import artifact
 from goodsassoc.models import ModelVersion, RunStatus, ServingState, TrainingRun, VersionStatus
 from goodsassoc.selectors import related_products
 from goodsassoc.training import Holdout
+from tests.conftest import clear_caches
 
 
 @pytest.fixture(autouse=True)
 def _cold_cache():
-    cache.clear()
+    clear_caches()
 
 
 def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history, artifact_dir):
@@ -45,7 +45,7 @@ def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history,
     new = ModelVersion.objects.get(pk=refreshed["version"])
     assert new.artifact_path == version.artifact_path and new.status == VersionStatus.PUBLISHED
     assert ModelVersion.objects.get(pk=version.pk).status == VersionStatus.RETIRED
-    cache.clear()
+    clear_caches()
     assert related_products(busiest, limit=5).model_version == new.pk
 
 

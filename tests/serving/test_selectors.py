@@ -8,14 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from goodsassoc.models import MerchantRule
 from goodsassoc.privacy import Identity
 from goodsassoc.selectors import cart_recommendations, related_products, shops_for_shopper
+from tests.conftest import clear_caches
 from tests.serving.factories import publish_version, related_rows, tables
 
 
 @pytest.fixture(autouse=True)
 def _cold_cache():
-    cache.clear()
+    clear_caches()
     yield
-    cache.clear()
+    clear_caches()
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_query_budget_two_cold_none_warm(served, articles, widget):
         "cart": lambda: cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a")),
         "shops": lambda: shops_for_shopper(Identity(user_pseudonym="shopper-a")),
     }[widget]
-    cache.clear()
+    clear_caches()
     with CaptureQueriesContext(connection) as cold:
         first = call()
     assert len(first) and len(cold) <= 2, [q["sql"][:80] for q in cold]
@@ -140,13 +141,13 @@ def test_boosts_reorder_and_recent_purchases_can_be_left_out(served, articles, s
 
     shopper = Identity(user_pseudonym="shopper-a")
     record_events([{"kind": "purchase", "product": "SKU-2", "basket": "o-9"}], identity=shopper)
-    cache.clear()
+    clear_caches()
     assert "SKU-2" in keys(cart_recommendations([articles[0]], identity=shopper, limit=3))
-    cache.clear()
+    clear_caches()
     left_out = cart_recommendations([articles[0]], identity=shopper, limit=3, exclude_recent_purchases=True)
     assert "SKU-2" not in keys(left_out)
     settings.GOODSASSOC = {**settings.GOODSASSOC, "EXCLUDE_RECENTLY_BOUGHT": True}
-    cache.clear()
+    clear_caches()
     assert "SKU-2" not in keys(cart_recommendations([articles[0]], identity=shopper, limit=3))
 
 
@@ -164,3 +165,41 @@ def test_widgets_load_only_the_relations_they_show(db, settings):
     lean, full = get_adapter().get_queryset(), get_adapter().get_queryset(full=True)
     assert set(lean.query.select_related or {}) == set()  # title, price, availability are columns
     assert set(full.query.select_related) == {"brand", "manufacturer", "department", "category", "product_type"}
+
+
+def test_hot_widgets_are_kept_in_process_memory_in_front_of_the_shared_cache(served, articles, settings):
+    first = related_products(articles[0], limit=3)
+    cache.clear()  # the shared cache only: this process still holds its copy
+    with CaptureQueriesContext(connection) as warm:
+        again = related_products(articles[0], limit=3)
+    assert len(warm) == 0 and keys(again) == keys(first) and again.request_id != first.request_id
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "WIDGET_LOCAL_CACHE_SIZE": 0}
+    cache.clear()
+    with CaptureQueriesContext(connection) as off:
+        related_products(articles[0], limit=3)
+    assert len(off) >= 1
+
+
+def test_the_local_copy_is_bounded_and_expires():
+    import time
+
+    from goodsassoc.widget_cache import LocalCache
+
+    local = LocalCache()
+    for n in range(5):
+        local.set(f"k{n}", n, seconds=60, size=3)
+    assert len(local) == 3 and local.get("k0") is None and local.get("k4") == 4
+    local.get("k2")  # recently used: kept when the next one comes in
+    local.set("k5", 5, seconds=60, size=3)
+    assert local.get("k2") == 2 and local.get("k3") is None
+    local.set("brief", 1, seconds=0.05, size=3)
+    time.sleep(0.1)
+    assert local.get("brief") is None
+
+
+def test_a_merchants_rule_change_shows_without_waiting_for_the_cache(served, articles):
+    assert keys(related_products(articles[0], limit=3))[0] == "SKU-2"
+    rule = MerchantRule.objects.create(action="block", anchor_key="SKU-1", target_key="SKU-2")
+    assert "SKU-2" not in keys(related_products(articles[0], limit=3))
+    rule.delete()
+    assert keys(related_products(articles[0], limit=3))[0] == "SKU-2"

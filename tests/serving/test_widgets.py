@@ -81,6 +81,34 @@ def test_related_endpoint_errors(served):
     assert response.json()["errors"][0]["field"] == "limit"
 
 
+@pytest.mark.parametrize("query", [
+    "", "limit=3", "limit=50", "limit=0", "limit=51", "limit=-1", "limit=abc", "limit=", "limit=%C2%B2",
+    "same_shop=true", "same_shop=0", "same_shop=yes", "same_shop=maybe", "same_category=True&limit=7",
+    "items=%20a,b%20", "limit=2&limit=4", "other=1",
+])
+def test_the_quick_query_reader_agrees_with_the_serializer(query):
+    """The widget views read the usual query without DRF's serializer; anything else goes to it."""
+    from django.http import QueryDict
+
+    from goodsassoc.api.widgets import WidgetQuery, _plain_query
+
+    params = QueryDict(query)
+    quick, full = _plain_query(params), WidgetQuery(data=params)
+    if full.is_valid():
+        assert quick in (None, dict(full.validated_data))
+    else:
+        assert quick is None
+
+
+def test_endpoints_answer_json_and_the_browsable_api(served, articles):
+    response = Client().get("/goodsassoc/api/related/SKU-1/?limit=2&same_shop=no")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert [i["key"] for i in response.json()["items"]] == ["SKU-2", "SKU-3"]
+    page = Client().get("/goodsassoc/api/related/SKU-1/?limit=2", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert b"Whetstone" in page.content
+
+
 def test_cart_endpoint_uses_the_shopper(served, articles, shopper):
     client = Client()
     client.force_login(shopper)
