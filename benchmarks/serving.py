@@ -71,6 +71,7 @@ def ensure_model(skip_training: bool) -> dict:
     results["refresh"] = {"seconds": time.perf_counter() - started, "rows": rows,
                           "publish_seconds": run.timings.get("publish", 0.0), **summary}
     print(f"  {summary['status']}: {rows:,} rows published in {run.timings.get('publish', 0):.1f} s", flush=True)
+    results["measured"] = {"date": time.strftime("%Y-%m-%d"), "load": round(os.getloadavg()[1], 1)}
     saved.write_text(json.dumps(results, default=str))
     return results
 
@@ -152,14 +153,15 @@ def _get(port: int, path: str) -> None:
     conn.close()
 
 
-def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int) -> str:
+def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int, load: float) -> str:
     pg = connection.cursor().connection.info.server_version
     trivial = endpoints["trivial"]["rps"]
     lines = [
         f"Command: `{command}`  ",
         f"Machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"PostgreSQL {pg // 10000}.{pg % 100}; gunicorn {workers} sync workers, {clients} concurrent clients; "
-        f"run {time.strftime('%Y-%m-%d')}.",
+        f"run {time.strftime('%Y-%m-%d')}; load average before the endpoint runs {load:.1f} "
+        f"(other work on the machine slows both sides of each ratio, and the absolute figures).",
         "",
         "| endpoint | requests/s | ratio to trivial | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|",
@@ -173,6 +175,10 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
                   f"{'met' if warm >= 0.7 else 'not met'} ({warm:.2f}); cold cache >= 0.50: "
                   f"{'met' if cold >= 0.5 else 'not met'} ({cold:.2f})."]
     lines.append("")
+    measured = model.get("measured")
+    if measured:
+        lines.append(f"Retrain and refresh measured on {measured['date']} (load average {measured['load']}, "
+                     "5-minute, at the end; 2 would mean both cores busy with other work):")
     if "retrain" in model:
         r = model["retrain"]
         lines.append(f"Full retrain and publish ({r['counts'].get('lines', 0):,} lines): {r['status']} in "
@@ -196,9 +202,10 @@ def main() -> None:
     args = parser.parse_args()
     model = ensure_model(args.skip_training)
     print("Endpoints under load ...", flush=True)
+    load = os.getloadavg()[0]
     endpoints = bench_endpoints(args.seconds, args.clients, args.workers)
     command = ("python benchmarks/serving.py " + " ".join(sys.argv[1:])).strip()
-    text = markdown(model, endpoints, command, args.clients, args.workers)
+    text = markdown(model, endpoints, command, args.clients, args.workers, load)
     print()
     print(text)
     if args.write_docs:
