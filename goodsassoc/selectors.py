@@ -54,7 +54,7 @@ class Recommendation:
     key: str  # product key, or shop key for the shops widget
     score: float
     reason: str
-    evidence: dict
+    evidence: dict  # (JSON text while a result is being ranked: read only for the items kept)
     position: int = 0
     text: str = ""
     title: str = ""
@@ -248,7 +248,7 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         if arm.strategy != "popular":
             branches.append(_related_branch([key]))
         rows = _fetch(branches)
-        model = [(b, s, reason, _json(ev)) for b, s, _, reason, ev, _ in rows.related.get(key, [])]
+        model = [(b, s, reason, ev) for b, s, _, reason, ev, _ in rows.related.get(key, [])]  # ev: JSON text
         if anchor is None and not model:
             anchor = _load_product(key)
             if anchor is None:
@@ -313,7 +313,7 @@ def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, 
             together[b] += s
             pop[b] = p
             if b not in best or s > best[b][0]:
-                best[b] = (s, reason, _json(ev))
+                best[b] = (s, reason, ev)  # JSON text, read for the items kept (_finish)
     repeat = {b: r for b, r, _ in rows.shopper}
     taste = {b: t for b, _, t in rows.shopper}
     for b, s, _, _, _ in rows.popular:
@@ -437,9 +437,10 @@ def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_k
                 continue
             if category and _category_key(product) != category:
                 continue
+            evidence = _json(item.evidence)  # published rows carry JSON text: read only what is shown
             kept.append(replace(item, position=len(kept) + 1, title=adapter.get_title(product),
-                                price=adapter.get_price(product), url=_url(product),
-                                text=describe(item.reason, item.evidence)))
+                                price=adapter.get_price(product), url=_url(product), evidence=evidence,
+                                text=describe(item.reason, evidence)))
             if len(kept) == limit:
                 break
         start += batch
