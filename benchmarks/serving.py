@@ -146,6 +146,39 @@ def bench_endpoints(seconds: float, clients: int, workers: int) -> dict:
     return results
 
 
+def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
+    """Where a cold related-products widget spends its time, in this process (median ms)."""
+    from django.core.cache import cache
+
+    from goodsassoc import hosts, selectors, widget_cache
+
+    rng = random.Random(seed)
+    products = [str(pk) for pk in Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000]]
+    adapter = hosts.get_adapter()
+    parts: dict[str, list[float]] = {"whole widget": [], "published rows (one UNION query)": [],
+                                     "the host's products (ORM query, 21 rows)": [],
+                                     "links of 10 products (get_absolute_url)": []}
+    for key in rng.sample(products, samples):
+        cache.clear()
+        widget_cache.clear_local()
+        started = time.perf_counter()
+        result = selectors.related_products(key, limit=10)
+        parts["whole widget"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        selectors._fetch([selectors._rules_branch("related", [key]), selectors._popular_branch([("all", "")], 30),
+                          selectors._related_branch([key])])
+        parts["published rows (one UNION query)"].append(time.perf_counter() - started)
+        keys = [i.key for i in result][:20] + [key]
+        started = time.perf_counter()
+        objects = list(adapter.get_queryset().filter(pk__in=keys).order_by())
+        parts["the host's products (ORM query, 21 rows)"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for obj in objects[:10]:
+            obj.get_absolute_url()
+        parts["links of 10 products (get_absolute_url)"].append(time.perf_counter() - started)
+    return {name: 1000 * statistics.median(values) for name, values in parts.items()}
+
+
 def _get(port: int, path: str) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", path, headers={"Host": "127.0.0.1"})
@@ -153,7 +186,8 @@ def _get(port: int, path: str) -> None:
     conn.close()
 
 
-def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int, load: float) -> str:
+def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int, load: float,
+             breakdown: dict[str, float] | None = None) -> str:
     pg = connection.cursor().connection.info.server_version
     trivial = endpoints["trivial"]["rps"]
     lines = [
@@ -171,6 +205,10 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
                      f"| {r['p99']:.1f} |")
     warm = min(endpoints[f"{w} (warm cache)"]["rps"] for w in ("related", "cart")) / trivial
     cold = min(endpoints[f"{w} (cold cache)"]["rps"] for w in ("related", "cart")) / trivial
+    if breakdown:
+        lines += ["", "Where a cold related-products widget spends its time (median ms over 300 products, "
+                      "in one process, outside the server):", "", "| part | ms |", "|---|---:|"]
+        lines += [f"| {name} | {ms:.2f} |" for name, ms in breakdown.items()]
     lines += ["", f"Goals (share of the trivial endpoint's throughput): warm cache >= 0.70: "
                   f"{'met' if warm >= 0.7 else 'not met'} ({warm:.2f}); cold cache >= 0.50: "
                   f"{'met' if cold >= 0.5 else 'not met'} ({cold:.2f})."]
@@ -204,8 +242,10 @@ def main() -> None:
     print("Endpoints under load ...", flush=True)
     load = os.getloadavg()[0]
     endpoints = bench_endpoints(args.seconds, args.clients, args.workers)
+    print("Cold widget, part by part ...", flush=True)
+    breakdown = cold_breakdown()
     command = ("python benchmarks/serving.py " + " ".join(sys.argv[1:])).strip()
-    text = markdown(model, endpoints, command, args.clients, args.workers, load)
+    text = markdown(model, endpoints, command, args.clients, args.workers, load, breakdown)
     print()
     print(text)
     if args.write_docs:
