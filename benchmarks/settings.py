@@ -16,7 +16,7 @@ GOODSASSOC = {**GOODSASSOC, "EVENTS_THROTTLE_RATE": None, "ARTIFACT_DIR": str(VA
 # The serving benchmark runs one server with Redis as the cache (warm) and one without (cold).
 _cache = os.environ.get("BENCH_CACHE", "locmem")
 if _cache == "redis":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
                           "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")}}
 elif _cache == "none":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
