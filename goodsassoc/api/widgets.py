@@ -21,6 +21,7 @@ from goodsassoc import selectors
 from goodsassoc.api.serializers import ErrorResponseSerializer, RecommendationsSerializer
 from goodsassoc.conf import ga_settings
 from goodsassoc.privacy import identity_for_request
+from goodsassoc.widget_cache import LocalCache
 
 MAX_LIMIT = 50
 
@@ -38,12 +39,38 @@ def _bad_query(errors: dict[str, Any]) -> Response:
     return Response({"detail": "Invalid query parameters.", "errors": flat}, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _payload(result: selectors.Recommendations) -> dict[str, Any]:
-    items = [{"position": i.position, "key": i.key, "title": i.title, "price": i.price, "url": i.url or None,
-              "score": round(i.score, 6), "reason": i.reason, "reason_text": i.text, "evidence": i.evidence}
-             for i in result]
+def _items(result: selectors.Recommendations) -> list[dict[str, Any]]:
+    return [{"position": i.position, "key": i.key, "title": i.title, "price": i.price, "url": i.url or None,
+             "score": round(i.score, 6), "reason": i.reason, "reason_text": i.text, "evidence": i.evidence}
+            for i in result]
+
+
+def _head(result: selectors.Recommendations) -> dict[str, Any]:
     return {"widget": result.widget, "request_id": result.request_id, "model_version": result.model_version,
-            "strategy": result.strategy, "arm": result.arm, "items": items}
+            "strategy": result.strategy, "arm": result.arm}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# Results served from a process's memory (goodsassoc.widget_cache) share their items tuple, so
+# its JSON is written once per copy, not per request. An entry holds the tuple itself: while it
+# lives, no other object can take its id.
+_written = LocalCache()
+
+
+def _items_json(result: selectors.Recommendations) -> str:
+    size, seconds = ga_settings.WIDGET_LOCAL_CACHE_SIZE, ga_settings.WIDGET_LOCAL_CACHE_SECONDS
+    if size <= 0 or seconds <= 0 or not result.items:
+        return _json(_items(result))
+    key = str(id(result.items))
+    entry = _written.get(key)
+    if entry is not None and entry[0] is result.items:
+        return entry[1]
+    text = _json(_items(result))
+    _written.set(key, (result.items, text), seconds, size)
+    return text
 
 
 DEFAULTS = {"limit": 10, "same_shop": False, "same_category": False, "items": ""}
@@ -86,10 +113,9 @@ class _WidgetView(APIView):
 
     def answer(self, request: Request, result: selectors.Recommendations) -> HttpResponse | Response:
         """JSON written in one step for JSON clients; the browsable API and other renderers as usual."""
-        payload = _payload(result)
         if type(request.accepted_renderer) is not JSONRenderer:
-            return Response(payload)
-        body = json.dumps(payload, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return Response({**_head(result), "items": _items(result)})
+        body = f'{_json(_head(result))[:-1]},"items":{_items_json(result)}}}'
         return HttpResponse(body.encode(), content_type="application/json")
 
 

@@ -109,6 +109,15 @@ def test_endpoints_answer_json_and_the_browsable_api(served, articles):
     assert b"Whetstone" in page.content
 
 
+def test_a_warm_answer_is_the_cold_one_with_its_own_request_id(served, articles):
+    client = Client()
+    cold = client.get("/goodsassoc/api/related/SKU-1/?limit=2").json()
+    warm = [client.get("/goodsassoc/api/related/SKU-1/?limit=2").json() for _ in range(2)]
+    assert len({cold["request_id"], *(w["request_id"] for w in warm)}) == 3
+    for answer in warm:
+        assert {**answer, "request_id": ""} == {**cold, "request_id": ""}
+
+
 def test_cart_endpoint_uses_the_shopper(served, articles, shopper):
     client = Client()
     client.force_login(shopper)
