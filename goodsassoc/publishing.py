@@ -89,7 +89,7 @@ def publish(version: ModelVersion) -> int | None:
         if previous and previous != version.pk:
             ModelVersion.objects.filter(pk=previous).update(status=VersionStatus.RETIRED)
     _remember_served(version.pk, authoritative=True)
-    _local["until"] = 0.0
+    _served.forget()
     prune(keep={version.pk, previous} - {None})
     return previous
 
@@ -120,20 +120,40 @@ def _remember_served(version_id: int | None, *, authoritative: bool = False) -> 
 # Each process remembers the cached served version for a moment: a warm widget then costs one
 # cache round trip, not two. Another process's publish reaches this one within LOCAL_SECONDS.
 LOCAL_SECONDS = 2.0
-_local: dict[str, Any] = {"version": None, "until": 0.0}
+
+
+class BriefRead:
+    """A value of the shared cache that each process keeps for ``LOCAL_SECONDS`` (a missing one
+    too, as ``default``, unless ``remember_missing`` is off)."""
+
+    def __init__(self, key: str, default: Any = None, *, remember_missing: bool = True) -> None:
+        self.key, self.default, self.remember_missing = key, default, remember_missing
+        self.value: Any = default
+        self.until = 0.0
+
+    def get(self) -> Any:
+        now = time.monotonic()
+        if self.until > now:
+            return self.value
+        try:
+            value = cache.get(self.key)
+        except Exception:
+            value = None
+        found = value is not None
+        self.value = value if found else self.default
+        self.until = now + LOCAL_SECONDS if found or self.remember_missing else 0.0
+        return self.value
+
+    def forget(self) -> None:
+        self.until = 0.0
+
+
+_served = BriefRead(STATE_CACHE_KEY, remember_missing=False)
 
 
 def cached_served_version() -> int | None:
     """The served version as the shared cache knows it (None if it does not), memoised briefly."""
-    now = time.monotonic()
-    if _local["until"] > now:
-        return _local["version"]
-    try:
-        version = cache.get(STATE_CACHE_KEY)
-    except Exception:
-        version = None
-    _local.update(version=version, until=now + LOCAL_SECONDS if version is not None else 0.0)
-    return version
+    return _served.get()
 
 
 def served_version_id() -> int | None:

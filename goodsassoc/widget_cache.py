@@ -25,7 +25,7 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.dummy import DummyCache
 
 from goodsassoc.conf import ga_settings
-from goodsassoc.publishing import LOCAL_SECONDS, STATE_CACHE_KEY, cached_served_version
+from goodsassoc.publishing import STATE_CACHE_KEY, BriefRead, cached_served_version
 
 logger = logging.getLogger("goodsassoc")
 T = TypeVar("T")
@@ -66,13 +66,13 @@ class LocalCache:
 
 local = LocalCache()
 RULES_CACHE_KEY = "goodsassoc:rules-generation"
-_rules: dict[str, Any] = {"generation": "", "until": 0.0}
+_rules = BriefRead(RULES_CACHE_KEY, default="")
 
 
 def clear_local() -> None:
     """Forget this process's copies (Django's ``cache.clear()`` does not reach them)."""
     local.clear()
-    _rules["until"] = 0.0
+    _rules.forget()
 
 
 def rules_changed(**kwargs: Any) -> None:
@@ -80,23 +80,11 @@ def rules_changed(**kwargs: Any) -> None:
     (each process re-reads the rules' generation every ``LOCAL_SECONDS``), not after
     ``WIDGET_CACHE_SECONDS``."""
     local.clear()
-    _rules["until"] = 0.0
+    _rules.forget()
     try:
         cache.set(RULES_CACHE_KEY, uuid.uuid4().hex[:8], None)
     except Exception:
         logger.warning("goodsassoc: cache unavailable; a rule change shows once cached widgets expire")
-
-
-def _rules_generation() -> str:
-    now = time.monotonic()
-    if _rules["until"] > now:
-        return _rules["generation"]
-    try:
-        generation = cache.get(RULES_CACHE_KEY) or ""
-    except Exception:
-        generation = ""
-    _rules.update(generation=generation, until=now + LOCAL_SECONDS)
-    return generation
 
 
 def _local_enabled() -> bool:
@@ -117,7 +105,7 @@ def cached(widget: str, parts: Sequence[Any], compute: Callable[[], T], *, pinne
     which version is served.
     """
     served = cached_served_version()
-    generation = _rules_generation()
+    generation = _rules.get() or ""
     digest = hashlib.sha256(json.dumps([widget, generation, *parts], default=str).encode()).hexdigest()[:32]
     use_local = _local_enabled()
     if served is not None:

@@ -47,4 +47,4 @@ def clear_caches() -> None:
 
     cache.clear()
     widget_cache.clear_local()
-    publishing._local["until"] = 0.0
+    publishing._served.forget()
