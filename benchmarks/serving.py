@@ -2,7 +2,7 @@
 and the related and cart endpoints under concurrent load next to a trivial DRF endpoint served by
 the same gunicorn in the same run, with a warm (Redis) and a cold (no) widget cache.
 
-    python benchmarks/serving.py [--seconds 15] [--clients 4] [--skip-training] [--write-docs]
+    python benchmarks/serving.py [--seconds 15] [--clients 4] [--warmup 20] [--skip-training] [--write-docs]
 
 Runs on PostgreSQL (database ``goodsassoc_bench``, see benchmarks/ingest.py, which loads the data).
 """
@@ -123,20 +123,20 @@ def request_paths(count: int = 2000, seed: int = 0) -> dict[str, list[str]]:
     }
 
 
-def bench_endpoints(seconds: float, clients: int, workers: int) -> dict:
+def bench_endpoints(seconds: float, clients: int, workers: int, warmup: float) -> dict:
+    """Each endpoint under load; a warm run follows ``warmup`` seconds of the same load, which
+    fills Redis and each worker's in-process copies (the steady state of a running shop)."""
     paths = request_paths()
     results = {}
     for cache in ("warm", "cold"):
         server, port = start_server("redis" if cache == "warm" else "none", workers)
         try:
-            if cache == "warm":  # every path once, so the measured run hits the cache
-                for name in ("related", "cart"):
-                    for path in paths[name]:
-                        _get(port, path)
             client(port, paths["trivial"], 1.0, 0)
             for name in ("trivial", "related", "cart"):
                 if cache == "cold" and name == "trivial" and "trivial" in results:
                     continue
+                if cache == "warm" and name != "trivial":
+                    load(port, paths[name], warmup, clients)
                 key = name if name == "trivial" else f"{name} ({cache} cache)"
                 results[key] = load(port, paths[name], seconds, clients)
                 print(f"  {key}: {results[key]['rps']:.0f} req/s, p50 {results[key]['p50']:.1f} ms", flush=True)
@@ -156,7 +156,7 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     products = [str(pk) for pk in Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000]]
     adapter = hosts.get_adapter()
     parts: dict[str, list[float]] = {"whole widget": [], "published rows (one UNION query)": [],
-                                     "the host's products (ORM query, 21 rows)": [],
+                                     "the host's products (ORM query, 16 rows)": [],
                                      "links of 10 products (get_absolute_url)": []}
     for key in rng.sample(products, samples):
         cache.clear()
@@ -168,10 +168,10 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
         selectors._fetch([selectors._rules_branch("related", [key]), selectors._popular_branch([("all", "")], 30),
                           selectors._related_branch([key])])
         parts["published rows (one UNION query)"].append(time.perf_counter() - started)
-        keys = [i.key for i in result][:20] + [key]
+        keys = [i.key for i in result][:15] + [key]
         started = time.perf_counter()
         objects = list(adapter.get_queryset().filter(pk__in=keys).order_by())
-        parts["the host's products (ORM query, 21 rows)"].append(time.perf_counter() - started)
+        parts["the host's products (ORM query, 16 rows)"].append(time.perf_counter() - started)
         started = time.perf_counter()
         for obj in objects[:10]:
             obj.get_absolute_url()
@@ -187,7 +187,7 @@ def _get(port: int, path: str) -> None:
 
 
 def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int, load: float,
-             breakdown: dict[str, float] | None = None) -> str:
+             breakdown: dict[str, float] | None = None, warmup: float = 0.0) -> str:
     pg = connection.cursor().connection.info.server_version
     trivial = endpoints["trivial"]["rps"]
     lines = [
@@ -195,7 +195,10 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"Machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"PostgreSQL {pg // 10000}.{pg % 100}; gunicorn {workers} sync workers, {clients} concurrent clients; "
         f"run {time.strftime('%Y-%m-%d')}; load average before the endpoint runs {load:.1f} "
-        f"(other work on the machine slows both sides of each ratio, and the absolute figures).",
+        f"(other work on the machine slows both sides of each ratio, and the absolute figures). "
+        f"Warm cache: Redis and each worker's in-process copies, filled by {warmup:.0f} s of the same load "
+        f"just before the measured run; cold cache: no cache at all (`DummyCache`), every request reads "
+        f"PostgreSQL.",
         "",
         "| endpoint | requests/s | ratio to trivial | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|",
@@ -234,6 +237,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=20.0,
+                        help="seconds of the same load before each warm-cache run")
     parser.add_argument("--skip-training", action="store_true",
                         help="Reuse the served model and the retrain/refresh figures of the last full run.")
     parser.add_argument("--write-docs", action="store_true")
@@ -241,11 +246,11 @@ def main() -> None:
     model = ensure_model(args.skip_training)
     print("Endpoints under load ...", flush=True)
     load = os.getloadavg()[0]
-    endpoints = bench_endpoints(args.seconds, args.clients, args.workers)
+    endpoints = bench_endpoints(args.seconds, args.clients, args.workers, args.warmup)
     print("Cold widget, part by part ...", flush=True)
     breakdown = cold_breakdown()
     command = ("python benchmarks/serving.py " + " ".join(sys.argv[1:])).strip()
-    text = markdown(model, endpoints, command, args.clients, args.workers, load, breakdown)
+    text = markdown(model, endpoints, command, args.clients, args.workers, load, breakdown, args.warmup)
     print()
     print(text)
     if args.write_docs:

@@ -71,7 +71,7 @@ DEFAULTS: dict[str, Any] = {
     # Each process also keeps this many hot widget results in memory for this many seconds,
     # saving the shared cache's round trip (0 switches it off; off anyway with DummyCache).
     "WIDGET_LOCAL_CACHE_SIZE": 2000,
-    "WIDGET_LOCAL_CACHE_SECONDS": 15,
+    "WIDGET_LOCAL_CACHE_SECONDS": 60,
     # Leave out of "complete your cart" what the shopper bought in the last RECENTLY_BOUGHT_DAYS.
     "EXCLUDE_RECENTLY_BOUGHT": False,
     "RECENTLY_BOUGHT_DAYS": 30,

@@ -409,14 +409,16 @@ def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_k
     """Load the host's products (one query, with the anchor if only its key is known), drop
     unavailable ones, apply request filters, and keep what rendering needs.
 
-    Twice the limit is loaded, which covers the usual share of unavailable products; a list
-    thinned out more than that (or narrowed by a filter) loads the rest in a second query.
+    Half as many again as the limit are loaded, which covers the usual share of unavailable
+    products without building model instances that are not shown (the larger part of a cold
+    widget's time); a list thinned out more than that (or narrowed by a filter) loads the rest
+    in a second query.
     """
     if not result.items:
         return result
     adapter = hosts.get_adapter()
     kept: list[Recommendation] = []
-    start, batch = 0, (limit * 2 if not (same_shop or same_category) else limit * 6)
+    start, batch = 0, (limit + max(2, limit // 2) if not (same_shop or same_category) else limit * 6)
     while len(kept) < limit and start < len(result.items):
         chunk = result.items[start : start + batch]
         keys = [i.key for i in chunk]
