@@ -76,6 +76,8 @@ def save(fitted, directory: str | Path, extra: dict | None = None) -> Path:
             m = getattr(t, k).tocsr()
             arrays[f"{k}.data"], arrays[f"{k}.indices"] = m.data, m.indices
             arrays[f"{k}.indptr"], arrays[f"{k}.shape"] = m.indptr, np.asarray(m.shape)
+        for k, v in (t.ranker or {}).items():
+            arrays[f"ranker.{k}"] = np.asarray(v)
         arrays["embeddings"] = fitted.embeddings
         for k, v in fitted.neighbour_evidence.items():
             arrays[f"evidence.{k}"] = v
@@ -148,6 +150,8 @@ def load(directory: str | Path) -> tuple[ServingTables, dict]:
     for k in _SPARSE:
         kw[k] = sp.csr_matrix((arrays[f"{k}.data"], arrays[f"{k}.indices"], arrays[f"{k}.indptr"]),
                               shape=tuple(arrays[f"{k}.shape"]))
+    ranker = {k[len("ranker."):]: v for k, v in arrays.items() if k.startswith("ranker.")}
+    kw["ranker"] = ranker or None
     names = {f.name for f in fields(Weights)}
     kw["weights"] = Weights(**{k: v for k, v in manifest["weights"].items() if k in names})
     tables = ServingTables(**kw)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from goodsassoc.engine import metrics, peers
+from goodsassoc.engine import peers
 from goodsassoc.engine.data import (
     SPLIT_DAYS,
     TrainData,
@@ -25,14 +25,13 @@ from goodsassoc.engine.data import (
     normalize_lines,
     time_split,
 )
+from goodsassoc.engine.ranker import Ranker, RankerConfig, pair_context, pair_features, shortlist
 from goodsassoc.engine.scoring import (
     RelatedCandidates,
     ServingTables,
     Weights,
     blend_shops,
-    cart_kinds,
     cart_scores,
-    dedupe,
     exact_top,
     lookup,
     rank,
@@ -57,6 +56,7 @@ class RecommenderConfig:
     repeat_items: int = 200
     taste_items: int = 100
     seed: int = 0
+    ranker: RankerConfig | None = field(default_factory=RankerConfig)  # None: the blend orders related items
 
 
 @dataclass
@@ -114,19 +114,29 @@ def related_batch(anchors: np.ndarray, cooc: sp.csr_matrix, counts: np.ndarray, 
 
 
 def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: np.ndarray | None = None,
-                    batch: int = 2048, on_progress: Progress | None = None) -> tuple[sp.csr_matrix, dict]:
-    """Top-``k`` blended neighbours of ``rows`` (all items by default) as a CSR, plus the evidence per entry."""
+                    batch: int = 2048, on_progress: Progress | None = None,
+                    ranker: Ranker | None = None) -> tuple[sp.csr_matrix, dict]:
+    """Top-``k`` neighbours of ``rows`` (all items by default) as a CSR, plus the evidence per entry.
+
+    Ordered by the blend, or, with a ``ranker``, by the ranker over the blend's shortlist.
+    """
     counts = data.item_popularity
     cooc = cooccurrence(data)
     pop = _pop_score(counts)
     prior = recent_popularity(data)
     levels = group_levels(data.items, cooc, counts)
+    ctx = pair_context(data.items, counts, levels) if ranker is not None else None
     rows = np.arange(data.n_items) if rows is None else rows
     r_all, c_all, s_all, t_all, f_all = [], [], [], [], []
     for s in range(0, len(rows), batch):
         a = rows[s : s + batch]
         cands = related_batch(a, cooc, counts, emb, pop, prior, levels)
-        top, score, idx = rank(cands.cand, cands.score(w, counts), k, with_positions=True)
+        if ranker is None:
+            score = cands.score(w, counts)
+        else:
+            cands, _ = shortlist(cands, w, counts, ranker.depth)
+            score = ranker.scores(pair_features(cands, ctx, w), cands.cand >= 0)
+        top, score, idx = rank(cands.cand, score, k, with_positions=True)
         ok = top >= 0
         rr = np.repeat(a[:, None], top.shape[1], axis=1)[ok]
         r_all.append(rr)
@@ -146,9 +156,13 @@ def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: 
 
 
 def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderConfig,
-                 rows: np.ndarray | None = None, on_progress: Progress | None = None) -> tuple[ServingTables, dict]:
-    """Everything the request path needs, from training data, item vectors and blend weights."""
-    nb, evidence = neighbour_table(data, emb, w, cfg.k, rows, on_progress=on_progress)
+                 rows: np.ndarray | None = None, on_progress: Progress | None = None,
+                 ranker: Ranker | dict | None = None) -> tuple[ServingTables, dict]:
+    """Everything the request path needs, from training data, item vectors, blend weights and the ranker."""
+    if isinstance(ranker, dict):  # as stored in ``ServingTables.ranker`` / the artifact
+        ranker = Ranker.from_arrays(ranker)
+    w = replace(w, related_ranker=1.0 if ranker is not None else 0.0)  # what ordered these tables
+    nb, evidence = neighbour_table(data, emb, w, cfg.k, rows, on_progress=on_progress, ranker=ranker)
     n_u = np.bincount(data.basket_user[data.basket_user >= 0], minlength=data.n_users).astype(np.float32)
     ub = data.user_items.copy()
     ub.data = np.minimum(ub.data, 1e9)
@@ -168,7 +182,7 @@ def build_tables(data: TrainData, emb: np.ndarray, w: Weights, cfg: RecommenderC
         shop_affinity=blend_shops(comp, w).astype(np.float32),
         shop_baskets=np.asarray(data.user_shops.sum(axis=0)).ravel().astype(np.int64),
         shop_used=data.user_shops.tocsr(), weights=w, item_recent=recent_popularity(data), repeat_recent=rec,
-        item_kind=cart_groups(data.items),
+        item_kind=cart_groups(data.items), ranker=ranker.to_arrays() if ranker is not None else None,
     )
     return tables, evidence
 
@@ -220,83 +234,6 @@ def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals[ok], (r, top[ok])), shape=m.shape)
 
 
-# --- tuning on the validation period -------------------------------------------------------------
-
-REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
-            for p in (0.0, 0.002)]
-CART_GRID = [(r, g, t, p, k) for r in (0.5, 1.0, 2.0) for g in (0.1, 0.3, 1.0) for t in (0.0, 0.01)
-             for p in (0.0,) for k in (0.0, 0.25, 0.5, 0.75)]
-SHOP_GRID = [(n, e, t, p, x) for n in (0.0, 0.1, 0.2, 0.3) for e in (0.0, 0.02, 0.05) for t in (0.0, 0.01, 0.05)
-             for p in (0.1, 0.5) for x in (0.0, 0.02, 0.05)]
-NEW_SHOP_SLACK = 0.004  # SHOPS: best Recall@5 on new shops among weights within this NDCG@10 of the best
-
-
-def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
-    return float(np.mean([metrics.ndcg(r, s, k) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
-
-
-def tune(val_data: TrainData, emb: np.ndarray, vq, cfg: RecommenderConfig) -> tuple[Weights, dict]:
-    """Grid-search the blend weights per task on the validation queries (NDCG@10)."""
-    w, report = Weights(), {}
-    counts = val_data.item_popularity
-    cooc = cooccurrence(val_data)
-    cands = related_batch(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data),
-                          group_levels(val_data.items, cooc, counts))
-    best = (-1.0, None)
-    for a, t, p in REL_GRID:
-        w.related_smooth, w.related_tf, w.related_pop = a, t, p
-        top, _ = rank(cands.cand, cands.score(w, counts), 10)
-        best = max(best, (_ndcg_rows(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
-    (w.related_smooth, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
-    # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
-    rows = np.unique(vq.carts.indices)
-    tables, _ = build_tables(val_data, emb, w, cfg, rows)
-    size = np.maximum(np.asarray(vq.carts.sum(axis=1)).ravel(), 1.0)
-    parts = {"nb": (sp.diags(1.0 / size) @ vq.carts @ tables.neighbours).tocsr()}
-    users = vq.cart_users
-    safe = np.where(users >= 0, users, 0)
-    mask = sp.diags((users >= 0).astype(np.float32))
-    parts["rep"], parts["taste"] = (mask @ tables.repeat[safe]).tocsr(), (mask @ tables.taste[safe]).tocsr()
-    parts["rec"] = (mask @ tables.repeat_recent[safe]).tocsr()
-    union = sum(abs(m) for m in parts.values()).tocsr()
-    union.data[:] = 1.0
-    width = max(int(np.diff(union.indptr).max()), 1)
-    cand = np.hstack([row_top(union, width), np.broadcast_to(np.argsort(-counts)[:50], (len(users), 50))])
-    cand = dedupe(cand)
-    cand[lookup(vq.carts, np.arange(len(users)), cand) > 0] = -1
-    vals = {k: lookup(m, np.arange(len(users)), cand) for k, m in parts.items()}
-    pop = recent_popularity(val_data)[np.maximum(cand, 0)]
-    kinds = tables.item_kind
-    kinds = tables.item_kind if tables.item_kind is not None else np.full(val_data.n_items, -1)
-    cand_kind = np.where(cand >= 0, kinds[np.maximum(cand, 0)], -1)
-    same = lookup(cart_kinds(vq.carts, kinds), np.arange(len(users)), cand_kind) if (kinds >= 0).any() else 0.0
-    rel = [[h] for h in vq.cart_hidden]
-    best = (-1.0, None)
-    for r, g, t, p, k in CART_GRID:
-        score = (vals["nb"] + r * vals["rep"] + g * vals["rec"] + t * vals["taste"] + p * pop) * (1.0 + k * same)
-        top, _ = rank(cand, score, 10)
-        best = max(best, (_ndcg_rows(top, rel), (r, g, t, p, k)), key=lambda x: x[0])
-    (w.cart_repeat, w.cart_recent, w.cart_taste, w.cart_pop, w.cart_same_kind), report["cart"] = best[1], best[0]
-    # SHOPS: all shops are ranked; objective NDCG@10 plus a little recall on new shops.
-    uv = user_vectors(val_data.user_items, emb)
-    comp = shop_components(val_data.user_shops, uv, shop_vectors(val_data.item_shops, emb))
-    known = vq.shop_users >= 0
-    su = vq.shop_users[known]
-    rel = [r for r, k in zip(vq.shop_relevant, known, strict=True) if k]
-    new = [r for r, k in zip(vq.shop_new, known, strict=True) if k]
-    scored = []
-    for n, e, t, p, x in SHOP_GRID:
-        w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop, w.shop_new = n, e, t, p, x
-        top = metrics.top_k(blend_shops(comp, w)[su], 10)
-        new_rec = np.mean([metrics.recall(r, s, 5) for r, s in zip(top, new, strict=True) if len(s)] or [0.0])
-        scored.append((_ndcg_rows(top, rel), float(new_rec), (n, e, t, p, x)))
-    top_ndcg = max(s[0] for s in scored)
-    nd, new_rec, params = max((s for s in scored if s[0] >= top_ndcg - NEW_SHOP_SLACK), key=lambda s: (s[1], s[0]))
-    (w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop, w.shop_new), report["shops"] = params, nd
-    report["shops_new_recall5"] = new_rec
-    return w, report
-
-
 def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None = None,
                     config: RecommenderConfig | None = None, on_progress: Progress | None = None,
                     data: TrainData | None = None) -> Fitted:
@@ -307,11 +244,12 @@ def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None 
         lines = normalize_lines(lines)
         data = encode(lines, normalize_items(items) if items is not None else None)
     trained: TrainedEmbeddings = train_embeddings(data, cfg.train, on_progress)
-    w, report = Weights(), {}
+    w, report, ranker = Weights(), {}, None
     if cfg.tune and data.lines is not None:
         if on_progress:
             on_progress("tune", 0, 1)
         from goodsassoc.engine.protocol import build_queries
+        from goodsassoc.engine.tuning import tune
 
         split = time_split(data.lines, int(cfg.train.val_days))
         if len(split.train) and len(split.test):
@@ -319,8 +257,8 @@ def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None 
             vq = build_queries(split, val_data, cfg.seed, cfg.tune_sample, cfg.tune_sample)
             pos = pd.Series(np.arange(data.n_items), index=data.item_ids.astype(str))
             emb_v = trained.val_embeddings[pos.reindex(val_data.item_ids.astype(str)).to_numpy()]
-            w, report = tune(val_data, emb_v, vq, cfg)
-    tables, evidence = build_tables(data, trained.embeddings, w, cfg, on_progress=on_progress)
+            w, report, ranker = tune(val_data, emb_v, vq, cfg)
+    tables, evidence = build_tables(data, trained.embeddings, w, cfg, on_progress=on_progress, ranker=ranker)
     training = {"history": trained.history, "best_epoch": trained.best_epoch, "tf_seconds": trained.seconds,
                 "config": trained.config, "fit_seconds": time.perf_counter() - t0}
     counts = {"lines": int(data.n_lines), "baskets": int(data.basket_items.shape[0]), "items": data.n_items,

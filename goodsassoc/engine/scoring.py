@@ -32,6 +32,7 @@ class Weights:
     related_smooth: float = 30.0  # pseudo-baskets of the popularity prior in P(j | i)
     related_tf: float = 0.01
     related_pop: float = 0.0
+    related_ranker: float = 0.0  # 1 when the learned ranker (``ranker.py``) ordered the neighbour table
     cart_repeat: float = 1.0
     cart_recent: float = 0.1
     cart_taste: float = 0.0
@@ -61,6 +62,7 @@ class ServingTables:
     item_recent: np.ndarray | None = None  # recency-weighted share of baskets holding the item (30-day decay)
     repeat_recent: sp.csr_matrix | None = None  # users x items: exp(-days since the user last bought it / 90)
     item_kind: np.ndarray | None = None  # per item a code of its kind (product type), -1 = none
+    ranker: dict[str, np.ndarray] | None = None  # the learned related-items ranker's parameters (rescoring)
     weights: Weights = field(default_factory=Weights)
     _index: dict = field(default_factory=dict, repr=False)
 

@@ -27,8 +27,8 @@ class TrainConfig:
     """Parameters of the TensorFlow model and its training."""
 
     dim: int = 64
-    epochs: int = 6
-    pairs_per_epoch: int = 1_000_000
+    epochs: int = 3  # 6 x 1 M pairs scored no better on validation (HR@50) and took 4x as long
+    pairs_per_epoch: int = 700_000
     batch_size: int = 1024
     history_share: float = 0.25  # share of pairs drawn from shopper histories instead of baskets
     history_weight: float = 0.5  # loss weight of a history pair relative to a basket pair

@@ -1,0 +1,108 @@
+"""Tuning on the validation period: the blend weights per task and the related-items ranker.
+
+The validation period is the last 30 days of the training lines; statistics come from the lines
+before it and the targets from its baskets, the same way the protocol scores the test period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from goodsassoc.engine import metrics
+from goodsassoc.engine.data import TrainData, cooccurrence
+from goodsassoc.engine.protocol import Queries
+from goodsassoc.engine.ranker import Ranker, fit_ranker, pair_context
+from goodsassoc.engine.recommender import (
+    RecommenderConfig,
+    _pop_score,
+    build_tables,
+    recent_popularity,
+    related_batch,
+    shop_vectors,
+    user_vectors,
+)
+from goodsassoc.engine.scoring import Weights, blend_shops, cart_kinds, dedupe, lookup, rank, row_top, shop_components
+from goodsassoc.engine.stats import group_levels
+
+REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+            for p in (0.0, 0.002)]
+CART_GRID = [(r, g, t, p, k) for r in (0.5, 1.0, 2.0) for g in (0.1, 0.3, 1.0) for t in (0.0, 0.01)
+             for p in (0.0,) for k in (0.0, 0.25, 0.5, 0.75)]
+SHOP_GRID = [(n, e, t, p, x) for n in (0.0, 0.1, 0.2, 0.3) for e in (0.0, 0.02, 0.05) for t in (0.0, 0.01, 0.05)
+             for p in (0.1, 0.5) for x in (0.0, 0.02, 0.05)]
+NEW_SHOP_SLACK = 0.004  # SHOPS: best Recall@5 on new shops among weights within this NDCG@10 of the best
+
+
+def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
+    return float(np.mean([metrics.ndcg(r, s, k) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
+
+
+def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConfig
+         ) -> tuple[Weights, dict, Ranker | None]:
+    """Grid-search the blend weights per task and train the related-items ranker on the validation queries."""
+    w, report = Weights(), {}
+    counts = val_data.item_popularity
+    cooc = cooccurrence(val_data)
+    levels = group_levels(val_data.items, cooc, counts)
+    cands = related_batch(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
+    best = (-1.0, None)
+    for a, t, p in REL_GRID:
+        w.related_smooth, w.related_tf, w.related_pop = a, t, p
+        top, _ = rank(cands.cand, cands.score(w, counts), 10)
+        best = max(best, (_ndcg_rows(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
+    (w.related_smooth, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
+    ranker = None
+    if cfg.ranker is not None:  # stage two, kept only if it beats the blend on the latest validation anchors
+        ranker, report["ranker"] = fit_ranker(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels),
+                                              w, cfg.ranker)
+        w.related_ranker = 1.0 if ranker is not None else 0.0
+    # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
+    rows = np.unique(vq.carts.indices)
+    tables, _ = build_tables(val_data, emb, w, cfg, rows, ranker=ranker)
+    size = np.maximum(np.asarray(vq.carts.sum(axis=1)).ravel(), 1.0)
+    parts = {"nb": (sp.diags(1.0 / size) @ vq.carts @ tables.neighbours).tocsr()}
+    users = vq.cart_users
+    safe = np.where(users >= 0, users, 0)
+    mask = sp.diags((users >= 0).astype(np.float32))
+    parts["rep"], parts["taste"] = (mask @ tables.repeat[safe]).tocsr(), (mask @ tables.taste[safe]).tocsr()
+    parts["rec"] = (mask @ tables.repeat_recent[safe]).tocsr()
+    union = sum(abs(m) for m in parts.values()).tocsr()
+    union.data[:] = 1.0
+    width = max(int(np.diff(union.indptr).max()), 1)
+    cand = np.hstack([row_top(union, width), np.broadcast_to(np.argsort(-counts)[:50], (len(users), 50))])
+    cand = dedupe(cand)
+    cand[lookup(vq.carts, np.arange(len(users)), cand) > 0] = -1
+    vals = {k: lookup(m, np.arange(len(users)), cand) for k, m in parts.items()}
+    pop = recent_popularity(val_data)[np.maximum(cand, 0)]
+    kinds = tables.item_kind
+    kinds = tables.item_kind if tables.item_kind is not None else np.full(val_data.n_items, -1)
+    cand_kind = np.where(cand >= 0, kinds[np.maximum(cand, 0)], -1)
+    same = lookup(cart_kinds(vq.carts, kinds), np.arange(len(users)), cand_kind) if (kinds >= 0).any() else 0.0
+    rel = [[h] for h in vq.cart_hidden]
+    best = (-1.0, None)
+    for r, g, t, p, k in CART_GRID:
+        score = (vals["nb"] + r * vals["rep"] + g * vals["rec"] + t * vals["taste"] + p * pop) * (1.0 + k * same)
+        top, _ = rank(cand, score, 10)
+        best = max(best, (_ndcg_rows(top, rel), (r, g, t, p, k)), key=lambda x: x[0])
+    (w.cart_repeat, w.cart_recent, w.cart_taste, w.cart_pop, w.cart_same_kind), report["cart"] = best[1], best[0]
+    # SHOPS: all shops are ranked; objective NDCG@10 plus a little recall on new shops.
+    uv = user_vectors(val_data.user_items, emb)
+    comp = shop_components(val_data.user_shops, uv, shop_vectors(val_data.item_shops, emb))
+    known = vq.shop_users >= 0
+    su = vq.shop_users[known]
+    rel = [r for r, k in zip(vq.shop_relevant, known, strict=True) if k]
+    new = [r for r, k in zip(vq.shop_new, known, strict=True) if k]
+    scored = []
+    for n, e, t, p, x in SHOP_GRID:
+        w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop, w.shop_new = n, e, t, p, x
+        top = metrics.top_k(blend_shops(comp, w)[su], 10)
+        new_rec = np.mean([metrics.recall(r, s, 5) for r, s in zip(top, new, strict=True) if len(s)] or [0.0])
+        scored.append((_ndcg_rows(top, rel), float(new_rec), (n, e, t, p, x)))
+    top_ndcg = max(s[0] for s in scored)
+    nd, new_rec, params = max((s for s in scored if s[0] >= top_ndcg - NEW_SHOP_SLACK), key=lambda s: (s[1], s[0]))
+    (w.shop_knn, w.shop_ease, w.shop_tf, w.shop_pop, w.shop_new), report["shops"] = params, nd
+    report["shops_new_recall5"] = new_rec
+    return w, report, ranker
+
+

@@ -1,0 +1,74 @@
+"""The related-items ranker: pair features on hand-made tables, a seeded listwise fit, numpy scoring."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from goodsassoc.engine import artifact
+from goodsassoc.engine.ranker import FEATURES, Ranker, RankerConfig, pair_context, pair_features, train_ranker
+from goodsassoc.engine.scoring import RelatedCandidates, Weights
+from goodsassoc.engine.stats import group_levels
+
+
+def _candidates() -> tuple[RelatedCandidates, pd.DataFrame, np.ndarray]:
+    items = pd.DataFrame({"item_id": list("abcd"), "category_2": ["x", "x", "y", None],
+                          "title": ["soup", "soup", "bread", None], "brand": ["k", "k", "m", None],
+                          "price": [1.0, 2.0, 0.0, np.nan]})
+    counts = np.array([10.0, 5.0, 6.0, 1.0])
+    cand = np.array([[1, 2, 3, -1]])
+    together = np.array([[4.0, 1.0, 0.0, 0.0]], np.float32)
+    c = RelatedCandidates(np.array([0]), cand, together, np.array([[0.5, 0.1, -0.2, 0.0]], np.float32),
+                          np.zeros((1, 4), np.float32), np.full((1, 4), 0.1, np.float32))
+    return c, items, counts
+
+
+def test_pair_features_on_a_hand_made_anchor():
+    c, items, counts = _candidates()
+    cooc = sp.csr_matrix((4, 4), dtype=np.float32)
+    f = pair_features(c, pair_context(items, counts, group_levels(items, cooc, counts)), Weights())
+    assert f.shape == (1, 4, len(FEATURES)) and np.isfinite(f).all()
+    col = {name: f[0, :, n] for n, name in enumerate(FEATURES)}
+    assert col["log_together"][0] == pytest.approx(np.log1p(4.0))
+    assert col["log_p_reverse"][0] == pytest.approx(np.log(4.0 / 6.0 + 1e-4), rel=1e-5)
+    assert list(col["same_title"][:3]) == [1.0, 0.0, 0.0] and list(col["same_brand"][:3]) == [1.0, 0.0, 0.0]
+    assert col["log_price_ratio"][0] == pytest.approx(np.log(2.0)) and col["price_missing"][1] == 1.0  # price 0
+    assert col["tf_cosine"][0] == pytest.approx(0.5)
+
+
+def _synthetic(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Candidates whose co-bought item is the one with the highest first feature, plus noise."""
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(n, m, len(FEATURES))).astype(np.float32)
+    cand = np.tile(np.arange(m), (n, 1))
+    relevant = [np.array([int(np.argmax(feats[r, :, 0] + 0.1 * rng.normal(size=m)))]) for r in range(n)]
+    return feats, cand, relevant
+
+
+@pytest.mark.slow
+def test_ranker_learns_and_is_deterministic(tmp_path):
+    feats, cand, relevant = _synthetic(400, 12, 0)
+    cfg = RankerConfig(depth=12, epochs=8, batch=16, hidden=(8,), seed=3)
+    first, second = train_ranker(feats, cand, relevant, cfg), train_ranker(feats, cand, relevant, cfg)
+    np.testing.assert_allclose(first.logits(feats), second.logits(feats), atol=1e-5)
+    test_feats, test_cand, test_rel = _synthetic(200, 12, 1)
+    scores = first.scores(test_feats, test_cand >= 0)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+    hit = np.mean([np.argmax(s) == r[0] for s, r in zip(scores, test_rel, strict=True)])
+    assert hit > 0.4  # chance is 1/12
+    again = Ranker.from_arrays(first.to_arrays())
+    np.testing.assert_allclose(again.logits(test_feats), first.logits(test_feats), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_artifact_keeps_the_ranker(fitted, tmp_path):
+    feats, cand, relevant = _synthetic(50, 6, 0)
+    ranker = train_ranker(feats, cand, relevant, RankerConfig(depth=6, epochs=1, hidden=(4,)))
+    original = fitted.tables.ranker
+    fitted.tables.ranker = ranker.to_arrays()
+    try:
+        tables, _ = artifact.load(artifact.save(fitted, tmp_path / "model"))
+    finally:
+        fitted.tables.ranker = original
+    assert set(tables.ranker) == set(ranker.to_arrays())
+    np.testing.assert_allclose(Ranker.from_arrays(tables.ranker).logits(feats), ranker.logits(feats), atol=1e-6)
