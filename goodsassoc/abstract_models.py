@@ -193,9 +193,13 @@ class AbstractRelatedItem(models.Model):
     rank = models.PositiveSmallIntegerField()
     related_key = models.CharField(max_length=64)
     score = models.FloatField()
-    popularity = models.FloatField(default=0.0, help_text=_("The related item's popularity (0..1), for blending."))
+    popularity = models.FloatField(default=0.0, help_text=_(
+        "The related item's recent share of baskets: the popularity term of cart completion."))
     reason = models.CharField(max_length=32)
     evidence = models.JSONField(default=dict)
+    product_kind = models.IntegerField(default=-1, help_text=_(
+        "The product's type as numbered in this version (-1: none), for the cart's same-kind factor."))
+    related_kind = models.IntegerField(default=-1, help_text=_("The related item's type, numbered likewise."))
 
     class Meta:
         abstract = True
@@ -209,8 +213,10 @@ class AbstractShopperItem(models.Model):
     version = models.BigIntegerField()
     shopper_key = models.CharField(max_length=64)
     product_key = models.CharField(max_length=64)
-    repeat = models.FloatField(default=0.0)
+    repeat = models.FloatField(default=0.0, help_text=_("Share of the shopper's baskets that hold the product."))
     taste = models.FloatField(default=0.0)
+    recency = models.FloatField(default=0.0, help_text=_("How recently they last bought it (1: today, decaying)."))
+    kind = models.IntegerField(default=-1, help_text=_("The product's type as numbered in this version (-1: none)."))
 
     class Meta:
         abstract = True
@@ -248,6 +254,8 @@ class AbstractPopularItem(models.Model):
     product_key = models.CharField(max_length=64)
     score = models.FloatField()
     baskets = models.PositiveIntegerField(default=0)
+    recent = models.FloatField(default=0.0, help_text=_("Recent share of baskets: cart completion's popularity term."))
+    kind = models.IntegerField(default=-1, help_text=_("The product's type as numbered in this version (-1: none)."))
 
     class Meta:
         abstract = True

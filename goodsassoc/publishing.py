@@ -37,12 +37,12 @@ STATE_CACHE_KEY = "goodsassoc:served-version"
 
 # table -> (model, columns, JSON columns)
 TABLES = {
-    "related": (RelatedItem, ("product_key", "rank", "related_key", "score", "popularity", "reason", "evidence"),
-                ("evidence",)),
-    "shopper_items": (ShopperItem, ("shopper_key", "product_key", "repeat", "taste"), ()),
+    "related": (RelatedItem, ("product_key", "rank", "related_key", "score", "popularity", "reason", "evidence",
+                              "product_kind", "related_kind"), ("evidence",)),
+    "shopper_items": (ShopperItem, ("shopper_key", "product_key", "repeat", "taste", "recency", "kind"), ()),
     "shopper_shops": (ShopperShop, ("shopper_key", "rank", "shop_key", "score", "reason", "evidence"),
                       ("evidence",)),
-    "popular": (PopularItem, ("scope", "scope_key", "rank", "product_key", "score", "baskets"), ()),
+    "popular": (PopularItem, ("scope", "scope_key", "rank", "product_key", "score", "baskets", "recent", "kind"), ()),
 }
 
 
@@ -60,6 +60,11 @@ class PublishTables:
         return {name: getattr(self, name) for name in TABLES}
 
 
+def _defaults(model: Any, columns: tuple[str, ...], frame: pd.DataFrame) -> dict[str, Any]:
+    """Model defaults for the optional columns a frame leaves out (e.g. product kinds)."""
+    return {c: model._meta.get_field(c).get_default() for c in columns if c not in frame.columns}
+
+
 def write_version(version_id: int, tables: PublishTables,
                   on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Write every table of a version in one transaction; nothing is served yet."""
@@ -68,7 +73,7 @@ def write_version(version_id: int, tables: PublishTables,
     with transaction.atomic():
         for number, (name, frame) in enumerate(frames.items()):
             model, columns, json_columns = TABLES[name]
-            frame = frame.assign(version=version_id)
+            frame = frame.assign(version=version_id, **_defaults(model, columns, frame))
             written[name] = insert_frame(model._meta.db_table, frame, ("version", *columns),
                                          json_columns=json_columns)
             if on_progress:

@@ -46,7 +46,7 @@ _version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
 def _served() -> str:
     """The version the branches read: the served one, or an A/B arm's own (an integer literal)."""
     return _version_sql.get()
-COLUMNS = "src, version, a, b, s, p, reason, evidence, rk"
+COLUMNS = "src, version, a, b, s, p, reason, evidence, rk, q, ka, kb"  # q: a third number; ka, kb: product kinds
 
 
 @dataclass(frozen=True)
@@ -107,15 +107,15 @@ def _fetch(branches: Iterable[tuple[str, list]]) -> _Rows:
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         fetched = cursor.fetchall()
-    for src, version, a, b, s, p, reason, evidence, rk in fetched:
+    for src, version, a, b, s, p, reason, evidence, rk, q, ka, kb in fetched:
         if version and src != "rule":
             rows.version = int(version)
         if src == "related":
-            rows.related[a].append((b, float(s), float(p), reason, evidence, rk))
+            rows.related[a].append((b, float(s), float(p), reason, evidence, rk, int(ka), int(kb)))
         elif src == "shopper":
-            rows.shopper.append((b, float(s), float(p)))
+            rows.shopper.append((b, float(s), float(p), float(q), int(kb)))
         elif src == "popular":
-            rows.popular.append((b, float(s), a, rk, reason))
+            rows.popular.append((b, float(s), a, rk, reason, float(p), int(kb)))
         elif src == "shop":
             rows.shops.append((a, b, float(s), reason, evidence, rk))
         elif src == "rule":
@@ -139,7 +139,7 @@ def _json(value: Any) -> dict:
 def _related_branch(anchors: Sequence[str]) -> tuple[str, list]:
     t = RelatedItem._meta.db_table
     return (f"SELECT 'related', version, product_key, related_key, score, popularity, reason, "
-            f"CAST(evidence AS TEXT), rank FROM {t} WHERE version = {_served()} "
+            f"CAST(evidence AS TEXT), rank, 0, product_kind, related_kind FROM {t} WHERE version = {_served()} "
             f"AND product_key IN ({_placeholders(anchors)})", list(anchors))
 
 
@@ -148,27 +148,30 @@ def _popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str,
     t = PopularItem._meta.db_table
     where = " OR ".join("(scope = %s AND scope_key = %s)" for _ in scopes)
     params = [value for pair in scopes for value in pair]
-    return (f"SELECT 'popular', version, scope_key, product_key, score, score, scope, '', rank FROM {t} "
+    return (f"SELECT 'popular', version, scope_key, product_key, score, recent, scope, '', rank, 0, -1, kind "
+            f"FROM {t} "
             f"WHERE version = {_served()} AND rank <= %s AND ({where})", [limit, *params])
 
 
 def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
     t = MerchantRule._meta.db_table
     anchor_sql = f" OR anchor_key IN ({_placeholders(anchors)})" if anchors else ""
-    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0 FROM {t} "
+    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0, 0, -1, -1 FROM {t} "
             f"WHERE active = %s AND widget IN ('all', %s) AND (anchor_key = ''{anchor_sql})",
             [True, widget, *anchors])
 
 
 def _shopper_branch(shopper_key: str) -> tuple[str, list]:
     t = ShopperItem._meta.db_table
-    return (f"SELECT 'shopper', version, shopper_key, product_key, repeat, taste, '', '', 0 FROM {t} "
+    return (f"SELECT 'shopper', version, shopper_key, product_key, repeat, taste, '', '', 0, recency, -1, kind "
+            f"FROM {t} "
             f"WHERE version = {_served()} AND shopper_key = %s", [shopper_key])
 
 
 def _weights_branch() -> tuple[str, list]:
     t = ModelVersion._meta.db_table
-    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0 FROM {t} WHERE id = {_served()}", [])
+    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0, 0, -1, -1 FROM {t} "
+            f"WHERE id = {_served()}", [])
 
 
 def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
@@ -176,14 +179,15 @@ def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
     column, value = ("user_pseudonym", identity.user_pseudonym) if identity.user_pseudonym else \
         ("anonymous_id", identity.anonymous_id)
     since = timezone.now() - timedelta(days=days)
-    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0 FROM {t} "
+    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0, 0, -1, -1 FROM {t} "
             f"WHERE {column} = %s AND kind = 'purchase' AND timestamp >= %s", [value, since])
 
 
 def _shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
     t = ShopperShop._meta.db_table
-    return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank "
-            f"FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank <= %s", [shopper_key, limit])
+    return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank, "
+            f"0, -1, -1 FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank <= %s",
+            [shopper_key, limit])
 
 
 def shopper_key(identity: Identity | None) -> str:
@@ -248,7 +252,7 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         if arm.strategy != "popular":
             branches.append(_related_branch([key]))
         rows = _fetch(branches)
-        model = [(b, s, reason, ev) for b, s, _, reason, ev, _ in rows.related.get(key, [])]  # ev: JSON text
+        model = [(r[0], r[1], r[3], r[4]) for r in rows.related.get(key, [])]  # r[4]: evidence, JSON text
         if anchor is None and not model:
             anchor = _load_product(key)
             if anchor is None:
@@ -302,31 +306,44 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
 
 
 def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
-    """The engine's cart blend over published rows: co-occurrence with the cart, the shopper's
-    repeat purchases and taste, and popularity, weighted as tuned on validation."""
-    w = {"cart_repeat": 1.0, "cart_taste": 0.01, "cart_pop": 0.01, **rows.weights}
+    """The engine's cart completion (``scoring.complete_cart``) over published rows, weighted as
+    tuned on validation: the mean of the cart items' neighbour scores, the shopper's repeat
+    purchases (share and recency) and taste, recent popularity, and a factor for items of a
+    product type already in the cart."""
+    w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
+         **rows.weights}
+    known = [anchor for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
     together: dict[str, float] = defaultdict(float)
-    pop: dict[str, float] = {}
+    recent: dict[str, float] = {}
+    kind: dict[str, int] = {}
+    cart_kinds: set[int] = set()
     best: dict[str, tuple[float, str, dict]] = {}
-    for anchor in cart:
-        for b, s, p, reason, ev, _ in rows.related.get(anchor, []):
-            together[b] += s
-            pop[b] = p
+    for anchor in known:
+        for b, s, p, reason, ev, _, ka, kb in rows.related[anchor]:
+            together[b] += s / len(known)
+            recent[b], kind[b] = p, kb
+            cart_kinds.add(ka)
             if b not in best or s > best[b][0]:
                 best[b] = (s, reason, ev)  # JSON text, read for the items kept (_finish)
-    repeat = {b: r for b, r, _ in rows.shopper}
-    taste = {b: t for b, _, t in rows.shopper}
-    for b, s, _, _, _ in rows.popular:
-        pop.setdefault(b, s)
+    cart_kinds.discard(-1)
+    shopper = {b: (r, t, q) for b, r, t, q, _ in rows.shopper}
+    for b, *_, kb in rows.shopper:
+        kind.setdefault(b, kb)
+    for b, _, _, _, _, p, kb in rows.popular:
+        recent.setdefault(b, p)
+        kind.setdefault(b, kb)
     out = []
-    for item in set(together) | set(repeat) | set(taste) | set(pop):
-        score = (together.get(item, 0.0) + w["cart_repeat"] * repeat.get(item, 0.0)
-                 + w["cart_taste"] * taste.get(item, 0.0) + w["cart_pop"] * pop.get(item, 0.0))
-        if repeat.get(item, 0.0) > 0 and w["cart_repeat"] * repeat[item] >= together.get(item, 0.0):
-            reason, evidence = "bought_before", {"share_of_your_baskets": round(repeat[item], 3)}
+    for item in set(together) | set(shopper) | set(recent):
+        repeat, taste, recency = shopper.get(item, (0.0, 0.0, 0.0))
+        score = (together.get(item, 0.0) + w["cart_repeat"] * repeat + w["cart_recent"] * recency
+                 + w["cart_taste"] * taste + w["cart_pop"] * recent.get(item, 0.0))
+        if w["cart_same_kind"] and kind.get(item, -1) in cart_kinds:
+            score *= 1.0 + w["cart_same_kind"]
+        if repeat > 0 and w["cart_repeat"] * repeat >= together.get(item, 0.0):
+            reason, evidence = "bought_before", {"share_of_your_baskets": round(repeat, 3)}
         elif item in best and together[item] > 0:
             reason, evidence = best[item][1], best[item][2]
-        elif taste.get(item, 0.0) > 0:
+        elif taste > 0:
             reason, evidence = "matches_your_taste", {}
         else:
             reason, evidence = "popular", {}
@@ -400,7 +417,7 @@ def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple
         chosen = sorted((r for r in popular if r[4] == scope and r[2] == value), key=lambda r: r[3])
         if chosen:
             evidence = {"scope": value} if value else {}
-            return [(b, s, "popular", evidence) for b, s, _, _, _ in chosen], scope
+            return [(r[0], r[1], "popular", evidence) for r in chosen], scope
     return [], "all"
 
 

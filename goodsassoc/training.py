@@ -104,17 +104,29 @@ def publish_tables(fitted: Any) -> PublishTables:
     from goodsassoc.engine import publish
 
     t = fitted.tables
-    popularity = publish.item_popularity_frame(t).set_index("item_id")["pop_score"]
+    # What the cart blend needs per item, as the engine's complete_cart reads it: the recent
+    # share of baskets (its popularity term) and the product type (its same-kind factor).
+    items = publish.item_popularity_frame(t).set_index("item_id")
+    recent = (items["recent"].astype(float) if t.item_recent is not None
+              else pd.Series(0.0, index=items.index))  # an artifact from before the recency term
+    kinds = pd.Series(t.item_kind if t.item_kind is not None else -1, index=items.index).astype(int)
+
+    def kind(keys: pd.Series) -> pd.Series:
+        return keys.map(kinds).fillna(-1).astype(int)
+
     related = publish.neighbours_frame(t, fitted.neighbour_evidence, fitted.items)
     related = pd.DataFrame({
         "product_key": related["item_id"], "rank": related["rank"], "related_key": related["neighbour_id"],
         "score": related["score"].astype(float), "reason": related["reason"], "evidence": related["evidence"],
-        "popularity": related["neighbour_id"].map(popularity).fillna(0.0).astype(float),
+        "popularity": related["neighbour_id"].map(recent).fillna(0.0).astype(float),
+        "product_kind": kind(related["item_id"]), "related_kind": kind(related["neighbour_id"]),
     })
     shopper = publish.repeat_frame(t).merge(publish.taste_frame(t), on=["user_id", "item_id"], how="outer")
     shopper_items = pd.DataFrame({"shopper_key": shopper["user_id"], "product_key": shopper["item_id"],
                                   "repeat": shopper["share"].fillna(0.0).astype(float),
-                                  "taste": shopper["affinity"].fillna(0.0).astype(float)})
+                                  "taste": shopper["affinity"].fillna(0.0).astype(float),
+                                  "recency": pd.to_numeric(shopper["recency"], errors="coerce").fillna(0.0),
+                                  "kind": kind(shopper["item_id"])})
     shops = publish.shop_affinity_frame(t, k=TOP_SHOPS)
     popular_shops = publish.popular_shops_frame(t).head(TOP_SHOPS)
     total = max(float(t.shop_baskets.sum()), 1.0)
@@ -130,7 +142,9 @@ def publish_tables(fitted: Any) -> PublishTables:
     popular = fitted.popular
     popular = pd.DataFrame({"scope": popular["scope"], "scope_key": popular["scope_value"].astype(str),
                             "rank": popular["rank"], "product_key": popular["item_id"],
-                            "score": popular["baskets"] / top, "baskets": popular["baskets"]})
+                            "score": popular["baskets"] / top, "baskets": popular["baskets"],
+                            "recent": popular["item_id"].astype(str).map(recent).fillna(0.0).astype(float),
+                            "kind": kind(popular["item_id"].astype(str))})
     return PublishTables(related=related, shopper_items=shopper_items, shopper_shops=shopper_shops,
                          popular=popular)
 

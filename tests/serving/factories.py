@@ -13,7 +13,8 @@ def tables(related=(), shopper_items=(), shopper_shops=(), popular=()) -> Publis
         shopper_items=pd.DataFrame(list(shopper_items), columns=["shopper_key", "product_key", "repeat", "taste"]),
         shopper_shops=pd.DataFrame(list(shopper_shops), columns=["shopper_key", "rank", "shop_key", "score",
                                                                  "reason", "evidence"]),
-        popular=pd.DataFrame(list(popular), columns=["scope", "scope_key", "rank", "product_key", "score", "baskets"]),
+        popular=pd.DataFrame(list(popular), columns=["scope", "scope_key", "rank", "product_key", "score", "baskets",
+                                                     "recent"][:len(popular[0]) if popular else 6]),
     )
 
 

@@ -1,12 +1,15 @@
 """The pipeline with real training on a small real slice: run records, gate, artifact, publish, refresh."""
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
 from goodsassoc import pipeline
 from goodsassoc.engine import artifact
+from goodsassoc.engine.scoring import complete_cart
 from goodsassoc.models import ModelVersion, RunStatus, ServingState, TrainingRun, VersionStatus
-from goodsassoc.selectors import related_products
+from goodsassoc.privacy import Identity
+from goodsassoc.selectors import cart_recommendations, related_products
 from goodsassoc.training import Holdout
 from tests.conftest import clear_caches
 
@@ -39,6 +42,17 @@ def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history,
     result = related_products(busiest, limit=5)
     assert result.strategy == "model" and result.model_version == version.pk and len(result) == 5
     assert result.items[0].reason in {"bought_together", "similar_item"} and result.items[0].text
+
+    # The cart widget blends the published rows as the engine's complete_cart scores its tables.
+    tables, _ = artifact.load(version.artifact_path)
+    shopper = str(tables.user_ids[int(np.diff(tables.repeat.tocsr().indptr).argmax())])
+    cart = [str(k) for k in shop_history.groupby("item_id")["basket_id"].nunique().nlargest(2).index]
+    served = cart_recommendations(cart, identity=Identity(user_pseudonym=shopper), limit=10,
+                                  exclude_recent_purchases=False)
+    engine = {key: score for key, score, *_ in complete_cart(tables, cart, shopper, k=len(tables.item_ids))}
+    assert len(served) == 10 and served.strategy == "model"
+    assert [i.score for i in served] == pytest.approx([engine[i.key] for i in served], rel=1e-4, abs=1e-7)
+    assert served.items[0].key == max(engine, key=engine.get)
 
     refreshed = pipeline.execute(pipeline.prepare_run("refresh", trigger="test"))
     assert refreshed["status"] == RunStatus.SUCCEEDED, refreshed["error"]

@@ -26,9 +26,10 @@ def served(articles, sellers):
         shopper_items=[("shopper-a", "SKU-4", 0.5, 0.1)],
         shopper_shops=[("shopper-a", 1, str(sellers[1].pk), 0.9, "shoppers_like_you", {}),
                        ("", 1, str(sellers[0].pk), 0.7, "popular_shop", {})],
-        popular=[("all", "", 1, "SKU-2", 1.0, 30), ("all", "", 2, "SKU-1", 0.8, 20),
-                 ("category_2", "Kitchen", 1, "SKU-2", 1.0, 12), ("category_2", "Kitchen", 2, "SKU-3", 0.5, 6),
-                 ("category_1", "Home", 1, "SKU-4", 0.9, 20)],
+        popular=[("all", "", 1, "SKU-2", 1.0, 30, 0.3), ("all", "", 2, "SKU-1", 0.8, 20, 0.2),
+                 ("category_2", "Kitchen", 1, "SKU-2", 1.0, 12, 0.3),
+                 ("category_2", "Kitchen", 2, "SKU-3", 0.5, 6, 0.1),
+                 ("category_1", "Home", 1, "SKU-4", 0.9, 20, 0.2)],
     ), weights={"cart_repeat": 1.0, "cart_taste": 0.01, "cart_pop": 0.01})
 
 
@@ -75,7 +76,7 @@ def test_a_product_without_neighbours_gets_popular_items_of_its_category(served,
 
 def test_cart_recommendations_blend_cart_and_shopper(served, articles):
     result = cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a"), limit=3)
-    # SKU-4: bought with SKU-1 (0.7) plus the shopper's own repeat share (0.5) beats SKU-2 (1.0 + popularity)
+    # SKU-4: bought with SKU-1 (0.8) plus the shopper's own repeat share (0.5) beats SKU-2 (1.0 + popularity)
     assert keys(result) == ["SKU-4", "SKU-2", "SKU-3"]
     assert result.items[0].reason == "bought_together"
     stranger = cart_recommendations([articles[0]], identity=None, limit=3)
@@ -85,6 +86,18 @@ def test_cart_recommendations_blend_cart_and_shopper(served, articles):
     assert keys(alone)[0] == "SKU-4"
     assert alone.items[0].reason == "bought_before"
     assert "SKU-2" not in keys(alone)  # never what is already in the cart
+
+
+@pytest.mark.parametrize("same_kind, first", [(0.0, "SKU-2"), (1.0, "SKU-3")])
+def test_cart_favours_a_product_type_already_in_the_cart_as_tuned(articles, same_kind, first):
+    # SKU-1 and SKU-3 are of one product type (7), SKU-2 of another: the engine's same-kind factor
+    # (1 + weight) lifts SKU-3 (0.9 * 2) above SKU-2 (1.0) when validation tuned it on.
+    t = tables(related=related_rows("SKU-1", "SKU-2", "SKU-3"))
+    t.related = t.related.assign(product_kind=7, related_kind=[3, 7])
+    publish_version(t, weights={"cart_repeat": 1.0, "cart_taste": 0.0, "cart_pop": 0.0, "cart_same_kind": same_kind})
+    result = cart_recommendations([articles[0]], identity=None, limit=2)
+    assert keys(result)[0] == first
+    assert result.items[0].score == pytest.approx({"SKU-2": 1.0, "SKU-3": 1.8}[first])
 
 
 def test_empty_cart_for_a_stranger_gets_popular_items(served):
