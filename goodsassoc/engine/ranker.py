@@ -162,11 +162,14 @@ def train_ranker(feats: np.ndarray, cand: np.ndarray, relevant: list[np.ndarray]
 
     y = _targets(cand, relevant)
     keep = y.sum(axis=1) > 0  # anchors whose co-bought items are among the candidates
-    x, y, valid = feats[keep], y[keep], cand[keep] >= 0
+    xs, y, valid = feats[keep], y[keep], cand[keep] >= 0
     y = y / y.sum(axis=1, keepdims=True)
-    flat = x[valid]
+    flat = xs[valid]
     mean, std = flat.mean(axis=0), flat.std(axis=0) + 1e-6
-    xs = np.where(valid[..., None], (x - mean) / std, 0.0).astype(np.float32)
+    del flat
+    xs -= mean  # in place: the training features are the largest arrays of the fit
+    xs /= std
+    xs[~valid] = 0.0
     mask = np.where(valid, 0.0, -1e9).astype(np.float32)
     init = keras.initializers.GlorotUniform(seed=cfg.seed)
     inp, m = keras.Input(shape=xs.shape[1:]), keras.Input(shape=mask.shape[1:])

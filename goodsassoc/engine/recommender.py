@@ -258,6 +258,7 @@ def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None 
             pos = pd.Series(np.arange(data.n_items), index=data.item_ids.astype(str))
             emb_v = trained.val_embeddings[pos.reindex(val_data.item_ids.astype(str)).to_numpy()]
             w, report, ranker = tune(val_data, emb_v, vq, cfg)
+            del split, val_data, vq, emb_v  # the validation statistics are not needed for the final tables
     tables, evidence = build_tables(data, trained.embeddings, w, cfg, on_progress=on_progress, ranker=ranker)
     training = {"history": trained.history, "best_epoch": trained.best_epoch, "tf_seconds": trained.seconds,
                 "config": trained.config, "fit_seconds": time.perf_counter() - t0}

@@ -57,6 +57,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
         ranker, report["ranker"] = fit_ranker(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels),
                                               w, cfg.ranker)
         w.related_ranker = 1.0 if ranker is not None else 0.0
+    del cands  # memory: the related candidates are not needed for the other tasks
     # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
     rows = np.unique(vq.carts.indices)
     tables, _ = build_tables(val_data, emb, w, cfg, rows, ranker=ranker)
