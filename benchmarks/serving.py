@@ -2,7 +2,8 @@
 and the related and cart endpoints under concurrent load next to a trivial DRF endpoint served by
 the same gunicorn in the same run, with a warm (Redis) and a cold (no) widget cache.
 
-    python benchmarks/serving.py [--seconds 15] [--clients 4] [--warmup 20] [--skip-training] [--write-docs]
+    python benchmarks/serving.py [--seconds 8] [--rounds 3] [--clients 4] [--warmup-passes 6]
+                                 [--skip-training] [--write-docs]
 
 Runs on PostgreSQL (database ``goodsassoc_bench``, see benchmarks/ingest.py, which loads the data).
 """
@@ -97,6 +98,23 @@ def client(port: int, paths: list[str], seconds: float, seed: int) -> list[float
     return latencies
 
 
+def _each(port: int, paths: list[str]) -> int:
+    for path in paths:
+        _get(port, path)
+    return len(paths)
+
+
+def warm_up(port: int, paths: list[str], passes: int, clients: int) -> None:
+    """Request every path ``passes`` times (shuffled, over ``clients`` processes), so that Redis and,
+    with high probability, each worker's in-process copy hold every result: whichever worker is
+    free takes a request, so one pass reaches only one worker per path."""
+    rng = random.Random(7)
+    todo = [path for _ in range(passes) for path in paths]
+    rng.shuffle(todo)
+    with ProcessPoolExecutor(clients) as pool:
+        list(pool.map(_each, [port] * clients, [todo[i::clients] for i in range(clients)]))
+
+
 def load(port: int, paths: list[str], seconds: float, clients: int) -> dict:
     with ProcessPoolExecutor(clients) as pool:
         runs = list(pool.map(client, [port] * clients, [paths] * clients, [seconds] * clients, range(clients)))
@@ -123,26 +141,47 @@ def request_paths(count: int = 2000, seed: int = 0) -> dict[str, list[str]]:
     }
 
 
-def bench_endpoints(seconds: float, clients: int, workers: int, warmup: float) -> dict:
-    """Each endpoint under load; a warm run follows ``warmup`` seconds of the same load, which
-    fills Redis and each worker's in-process copies (the steady state of a running shop)."""
+def _merge(runs: list[dict], seconds: float) -> dict:
+    """Several runs of one endpoint as one: requests/s over all of them, percentiles of the medians."""
+    requests = sum(r["requests"] for r in runs)
+    out = {"requests": requests, "rps": requests / (seconds * len(runs))}
+    for key in ("p50", "p95", "p99"):
+        out[key] = statistics.median(r[key] for r in runs)
+    return out
+
+
+def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rounds: int) -> dict:
+    """Each widget endpoint under load, ``rounds`` times, each run right after a run of the trivial
+    endpoint: its ratio is the median over rounds of (widget / the trivial run just before), so
+    that other work on a shared machine weighs on both sides of each ratio alike. A warm run
+    follows a warm-up of ``passes`` requests per path, which fills Redis and each worker's
+    in-process copies (the steady state of a running shop's hot widgets)."""
     paths = request_paths()
-    results = {}
+    runs: dict[str, list[dict]] = {}
+    ratios: dict[str, list[float]] = {}
     for cache in ("warm", "cold"):
         server, port = start_server("redis" if cache == "warm" else "none", workers)
         try:
             client(port, paths["trivial"], 1.0, 0)
-            for name in ("trivial", "related", "cart"):
-                if cache == "cold" and name == "trivial" and "trivial" in results:
-                    continue
-                if cache == "warm" and name != "trivial":
-                    load(port, paths[name], warmup, clients)
-                key = name if name == "trivial" else f"{name} ({cache} cache)"
-                results[key] = load(port, paths[name], seconds, clients)
-                print(f"  {key}: {results[key]['rps']:.0f} req/s, p50 {results[key]['p50']:.1f} ms", flush=True)
+            for _ in range(rounds):
+                for name in ("related", "cart"):
+                    key = f"{name} ({cache} cache)"
+                    if cache == "warm":  # again each time: in-process copies live a minute
+                        warm_up(port, paths[name], passes, clients)
+                    trivial = load(port, paths["trivial"], seconds, clients)
+                    widget = load(port, paths[name], seconds, clients)
+                    runs.setdefault("trivial", []).append(trivial)
+                    runs.setdefault(key, []).append(widget)
+                    ratios.setdefault(key, []).append(widget["rps"] / trivial["rps"])
+                    print(f"  {key}: {widget['rps']:.0f} req/s, p50 {widget['p50']:.1f} ms "
+                          f"(trivial just before: {trivial['rps']:.0f} req/s)", flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)
+    results = {name: _merge(found, seconds) for name, found in runs.items()}
+    for key, found in ratios.items():
+        results[key]["ratio"] = statistics.median(found)
+    results["trivial"]["ratio"] = 1.0
     return results
 
 
@@ -187,7 +226,8 @@ def _get(port: int, path: str) -> None:
 
 
 def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int, load: float,
-             breakdown: dict[str, float] | None = None, warmup: float = 0.0) -> str:
+             breakdown: dict[str, float] | None = None, passes: int = 0, rounds: int = 1,
+             seconds: float = 0.0) -> str:
     pg = connection.cursor().connection.info.server_version
     trivial = endpoints["trivial"]["rps"]
     lines = [
@@ -196,18 +236,22 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"PostgreSQL {pg // 10000}.{pg % 100}; gunicorn {workers} sync workers, {clients} concurrent clients; "
         f"run {time.strftime('%Y-%m-%d')}; load average before the endpoint runs {load:.1f} "
         f"(other work on the machine slows both sides of each ratio, and the absolute figures). "
-        f"Warm cache: Redis and each worker's in-process copies, filled by {warmup:.0f} s of the same load "
-        f"just before the measured run; cold cache: no cache at all (`DummyCache`), every request reads "
-        f"PostgreSQL.",
+        f"Warm cache: Redis and each worker's in-process copies, filled by requesting each of the "
+        f"2,000 paths {passes} times just before the measured run (a worker only keeps what it served); "
+        f"cold cache: no cache at all (`DummyCache`), every request reads PostgreSQL.",
+        "",
+        f"Each widget ran {rounds} times for {seconds:.0f} s, each time right after {seconds:.0f} s of the trivial "
+        f"endpoint; its ratio is the median over those rounds of its requests/s over the trivial run's just "
+        f"before (requests/s and latencies below are over all runs).",
         "",
         "| endpoint | requests/s | ratio to trivial | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in endpoints.items():
-        lines.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / trivial:.2f} | {r['p50']:.1f} | {r['p95']:.1f} "
-                     f"| {r['p99']:.1f} |")
-    warm = min(endpoints[f"{w} (warm cache)"]["rps"] for w in ("related", "cart")) / trivial
-    cold = min(endpoints[f"{w} (cold cache)"]["rps"] for w in ("related", "cart")) / trivial
+        lines.append(f"| {name} | {r['rps']:,.0f} | {r.get('ratio', r['rps'] / trivial):.2f} | {r['p50']:.1f} "
+                     f"| {r['p95']:.1f} | {r['p99']:.1f} |")
+    warm = min(endpoints[f"{w} (warm cache)"]["ratio"] for w in ("related", "cart"))
+    cold = min(endpoints[f"{w} (cold cache)"]["ratio"] for w in ("related", "cart"))
     if breakdown:
         lines += ["", "Where a cold related-products widget spends its time (median ms over 300 products, "
                       "in one process, outside the server):", "", "| part | ms |", "|---|---:|"]
@@ -234,11 +278,12 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds of each measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs per widget and cache state")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--warmup", type=float, default=20.0,
-                        help="seconds of the same load before each warm-cache run")
+    parser.add_argument("--warmup-passes", type=int, default=2 * 3,
+                        help="requests per path before each warm-cache run (about 2 per worker)")
     parser.add_argument("--skip-training", action="store_true",
                         help="Reuse the served model and the retrain/refresh figures of the last full run.")
     parser.add_argument("--write-docs", action="store_true")
@@ -246,11 +291,12 @@ def main() -> None:
     model = ensure_model(args.skip_training)
     print("Endpoints under load ...", flush=True)
     load = os.getloadavg()[0]
-    endpoints = bench_endpoints(args.seconds, args.clients, args.workers, args.warmup)
+    endpoints = bench_endpoints(args.seconds, args.clients, args.workers, args.warmup_passes, args.rounds)
     print("Cold widget, part by part ...", flush=True)
     breakdown = cold_breakdown()
     command = ("python benchmarks/serving.py " + " ".join(sys.argv[1:])).strip()
-    text = markdown(model, endpoints, command, args.clients, args.workers, load, breakdown, args.warmup)
+    text = markdown(model, endpoints, command, args.clients, args.workers, load, breakdown, args.warmup_passes,
+                    args.rounds, args.seconds)
     print()
     print(text)
     if args.write_docs:
