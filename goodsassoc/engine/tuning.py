@@ -6,6 +6,8 @@ before it and the targets from its baskets, the same way the protocol scores the
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -22,7 +24,17 @@ from goodsassoc.engine.recommender import (
     shop_vectors,
     user_vectors,
 )
-from goodsassoc.engine.scoring import Weights, blend_shops, cart_kinds, dedupe, lookup, rank, row_top, shop_components
+from goodsassoc.engine.scoring import (
+    RelatedCandidates,
+    Weights,
+    blend_shops,
+    cart_kinds,
+    dedupe,
+    lookup,
+    rank,
+    row_top,
+    shop_components,
+)
 from goodsassoc.engine.stats import group_levels
 
 REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -38,6 +50,12 @@ def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
     return float(np.mean([metrics.ndcg(r, s, k) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
 
 
+def _related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> RelatedCandidates:
+    """``related_batch`` over chunks of anchors (row-wise, so the same result; all at once peaks at gigabytes)."""
+    parts = [related_batch(anchors[s : s + chunk], *args) for s in range(0, len(anchors), chunk)]
+    return RelatedCandidates(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RelatedCandidates)))
+
+
 def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConfig
          ) -> tuple[Weights, dict, Ranker | None]:
     """Grid-search the blend weights per task and train the related-items ranker on the validation queries."""
@@ -45,7 +63,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     counts = val_data.item_popularity
     cooc = cooccurrence(val_data)
     levels = group_levels(val_data.items, cooc, counts)
-    cands = related_batch(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
+    cands = _related_in_chunks(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
     best = (-1.0, None)
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p

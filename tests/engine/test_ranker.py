@@ -72,3 +72,19 @@ def test_artifact_keeps_the_ranker(fitted, tmp_path):
         fitted.tables.ranker = original
     assert set(tables.ranker) == set(ranker.to_arrays())
     np.testing.assert_allclose(Ranker.from_arrays(tables.ranker).logits(feats), ranker.logits(feats), atol=1e-6)
+
+
+def test_candidates_in_chunks_match_all_at_once(slice_split):
+    from goodsassoc.engine.data import cooccurrence
+    from goodsassoc.engine.recommender import _pop_score, recent_popularity, related_batch
+    from goodsassoc.engine.tuning import _related_in_chunks
+
+    data, queries = slice_split
+    emb = np.random.default_rng(0).normal(size=(data.n_items, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    counts, cooc = data.item_popularity, cooccurrence(data)
+    args = (cooc, counts, emb, _pop_score(counts), recent_popularity(data), group_levels(data.items, cooc, counts))
+    anchors = queries.anchors[:300]
+    whole, chunked = related_batch(anchors, *args), _related_in_chunks(anchors, *args, chunk=64)
+    for name in ("cand", "together", "tf", "prior", "group_prior"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
