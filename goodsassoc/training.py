@@ -161,7 +161,8 @@ def remove_artifact(directory: Path) -> None:
 
 
 def rescore(directory: str, lines: pd.DataFrame, items: pd.DataFrame, on_progress: Progress | None = None) -> Any:
-    """Score today's data with a saved model: its item vectors and blend weights, no TensorFlow.
+    """Score today's data with a saved model: its item vectors, blend weights and related-items
+    ranker, no TensorFlow.
 
     Products the model has not seen get no vector, so their neighbours come from co-occurrence
     (and their category's popular items) until the next retrain.
@@ -178,7 +179,8 @@ def rescore(directory: str, lines: pd.DataFrame, items: pd.DataFrame, on_progres
     for n, item in enumerate(data.item_ids):
         if str(item) in position:
             embeddings[n] = vectors[position[str(item)]]
-    tables, evidence = build_tables(data, embeddings, saved.weights, _config(), on_progress=on_progress)
+    tables, evidence = build_tables(data, embeddings, saved.weights, _config(), on_progress=on_progress,
+                                    ranker=saved.ranker)  # the related-items ranker holds no item ids
     return Fitted(tables=tables, embeddings=embeddings, items=data.items, neighbour_evidence=evidence,
                   tuning=manifest.get("tuning", {}), training=manifest.get("training", {}),
                   counts=manifest.get("counts", {}), popular=popular_items(data))

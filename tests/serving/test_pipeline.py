@@ -58,6 +58,7 @@ def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history,
     assert refreshed["status"] == RunStatus.SUCCEEDED, refreshed["error"]
     new = ModelVersion.objects.get(pk=refreshed["version"])
     assert new.artifact_path == version.artifact_path and new.status == VersionStatus.PUBLISHED
+    assert new.params["weights"] == version.params["weights"]  # the same blend, and ranker if kept
     assert ModelVersion.objects.get(pk=version.pk).status == VersionStatus.RETIRED
     clear_caches()
     assert related_products(busiest, limit=5).model_version == new.pk
