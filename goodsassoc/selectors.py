@@ -46,7 +46,7 @@ _version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
 def _served() -> str:
     """The version the branches read: the served one, or an A/B arm's own (an integer literal)."""
     return _version_sql.get()
-COLUMNS = "src, version, a, b, s, p, reason, evidence, rk, q, ka, kb"  # q: a third number; ka, kb: product kinds
+COLUMNS = "src, version, a, b, s, p, reason, evidence, rk, q, ka, kb"  # q: repeat recency; ka, kb: product kinds
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,7 @@ def _popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str,
     where = " OR ".join("(scope = %s AND scope_key = %s)" for _ in scopes)
     params = [value for pair in scopes for value in pair]
     return (f"SELECT 'popular', version, scope_key, product_key, score, recent, scope, '', rank, 0, -1, kind "
-            f"FROM {t} "
-            f"WHERE version = {_served()} AND rank <= %s AND ({where})", [limit, *params])
+            f"FROM {t} WHERE version = {_served()} AND rank <= %s AND ({where})", [limit, *params])
 
 
 def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
@@ -164,8 +163,7 @@ def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
 def _shopper_branch(shopper_key: str) -> tuple[str, list]:
     t = ShopperItem._meta.db_table
     return (f"SELECT 'shopper', version, shopper_key, product_key, repeat, taste, '', '', 0, recency, -1, kind "
-            f"FROM {t} "
-            f"WHERE version = {_served()} AND shopper_key = %s", [shopper_key])
+            f"FROM {t} WHERE version = {_served()} AND shopper_key = %s", [shopper_key])
 
 
 def _weights_branch() -> tuple[str, list]:
@@ -326,8 +324,9 @@ def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, 
             if b not in best or s > best[b][0]:
                 best[b] = (s, reason, ev)  # JSON text, read for the items kept (_finish)
     cart_kinds.discard(-1)
-    shopper = {b: (r, t, q) for b, r, t, q, _ in rows.shopper}
-    for b, *_, kb in rows.shopper:
+    shopper: dict[str, tuple[float, float, float]] = {}
+    for b, r, t, q, kb in rows.shopper:
+        shopper[b] = (r, t, q)
         kind.setdefault(b, kb)
     for b, _, _, _, _, p, kb in rows.popular:
         recent.setdefault(b, p)
