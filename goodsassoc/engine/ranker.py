@@ -34,7 +34,8 @@ EPS = 1e-6
 
 @dataclass
 class RankerConfig:
-    """Size and training of the ranker (chosen on the validation period)."""
+    """Size and training of the ranker (fixed defaults; the ranker itself is trained and then
+    kept or dropped on the validation period)."""
 
     depth: int = 100  # blend's top candidates per anchor that the ranker rescores
     hidden: tuple[int, ...] = (32, 16)
@@ -44,6 +45,7 @@ class RankerConfig:
     holdout: float = 0.25  # latest share of validation anchors kept to check the ranker against the blend
     seed: int = 0
     threads: int = 2
+    min_anchors: int = 50  # fewer training anchors with a co-bought item among their candidates: no ranker
 
 
 @dataclass
@@ -128,7 +130,8 @@ class Ranker:
         return x[..., 0]
 
     def scores(self, feats: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """Softmax over each anchor's candidate list: positive, on the scale of P(j | anchor)."""
+        """Softmax over each anchor's candidate list: positive and summing to 1 per anchor (so an
+        anchor with weak evidence weighs as much in a cart's mean as a strongly linked one)."""
         z = np.where(valid, self.logits(feats), -np.inf)
         z = z - np.max(z, axis=1, keepdims=True, initial=-1e30, where=valid)
         e = np.where(valid, np.exp(z), 0.0)
@@ -157,7 +160,7 @@ def train_ranker(feats: np.ndarray, cand: np.ndarray, relevant: list[np.ndarray]
     """Fit the MLP with a listwise softmax loss (TensorFlow, imported here only)."""
     from goodsassoc.engine.train import _configure_tf
 
-    tf = _configure_tf(cfg.threads, cfg.seed)
+    _configure_tf(cfg.threads, cfg.seed)
     import keras
 
     y = _targets(cand, relevant)
@@ -185,7 +188,6 @@ def train_ranker(feats: np.ndarray, cand: np.ndarray, relevant: list[np.ndarray]
     model.fit([xs[order], mask[order]], y[order], batch_size=cfg.batch, epochs=cfg.epochs, shuffle=False, verbose=0)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     layers = [(np.asarray(d.kernel.numpy(), np.float32), np.asarray(d.bias.numpy(), np.float32)) for d in dense]
-    del tf
     return Ranker(mean.astype(np.float32), std.astype(np.float32), layers, cfg.depth)
 
 
@@ -201,6 +203,9 @@ def fit_ranker(c: RelatedCandidates, relevant: list[np.ndarray], ctx: PairContex
     sub, _ = shortlist(c, w, ctx.counts, cfg.depth)
     feats = pair_features(sub, ctx, w)
     cut = int(len(sub.anchors) * (1.0 - cfg.holdout))  # anchors come in basket-time order
+    usable = int((_targets(sub.cand[:cut], relevant[:cut]).sum(axis=1) > 0).sum())
+    if usable < cfg.min_anchors:  # too little to learn from (a small shop): the blend orders related items
+        return None, {"used": False, "train_anchors": usable, "reason": "too few training anchors"}
     ranker = train_ranker(feats[:cut], sub.cand[:cut], relevant[:cut], cfg)
     hold = slice(cut, None)
     blend_top, _ = rank(sub.cand[hold], _positions(sub.cand[hold]), 10)

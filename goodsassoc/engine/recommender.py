@@ -134,7 +134,7 @@ def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: 
         if ranker is None:
             score = cands.score(w, counts)
         else:
-            cands, _ = shortlist(cands, w, counts, ranker.depth)
+            cands, _ = shortlist(cands, w, counts, max(ranker.depth, k))  # never fewer than k neighbours
             score = ranker.scores(pair_features(cands, ctx, w), cands.cand >= 0)
         top, score, idx = rank(cands.cand, score, k, with_positions=True)
         ok = top >= 0

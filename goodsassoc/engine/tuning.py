@@ -94,7 +94,6 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     cand[lookup(vq.carts, np.arange(len(users)), cand) > 0] = -1
     vals = {k: lookup(m, np.arange(len(users)), cand) for k, m in parts.items()}
     pop = recent_popularity(val_data)[np.maximum(cand, 0)]
-    kinds = tables.item_kind
     kinds = tables.item_kind if tables.item_kind is not None else np.full(val_data.n_items, -1)
     cand_kind = np.where(cand >= 0, kinds[np.maximum(cand, 0)], -1)
     same = lookup(cart_kinds(vq.carts, kinds), np.arange(len(users)), cand_kind) if (kinds >= 0).any() else 0.0

@@ -6,7 +6,15 @@ import pytest
 import scipy.sparse as sp
 
 from goodsassoc.engine import artifact
-from goodsassoc.engine.ranker import FEATURES, Ranker, RankerConfig, pair_context, pair_features, train_ranker
+from goodsassoc.engine.ranker import (
+    FEATURES,
+    Ranker,
+    RankerConfig,
+    fit_ranker,
+    pair_context,
+    pair_features,
+    train_ranker,
+)
 from goodsassoc.engine.scoring import RelatedCandidates, Weights
 from goodsassoc.engine.stats import group_levels
 
@@ -45,8 +53,15 @@ def _synthetic(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[
     return feats, cand, relevant
 
 
+def test_too_few_training_anchors_keep_the_blend():
+    c, items, counts = _candidates()
+    ctx = pair_context(items, counts, group_levels(items, sp.csr_matrix((4, 4), dtype=np.float32), counts))
+    ranker, report = fit_ranker(c, [np.array([1])], ctx, Weights(), RankerConfig(depth=4, holdout=0.0))
+    assert ranker is None and report == {"used": False, "train_anchors": 1, "reason": "too few training anchors"}
+
+
 @pytest.mark.slow
-def test_ranker_learns_and_is_deterministic(tmp_path):
+def test_ranker_learns_and_is_deterministic():
     feats, cand, relevant = _synthetic(400, 12, 0)
     cfg = RankerConfig(depth=12, epochs=8, batch=16, hidden=(8,), seed=3)
     first, second = train_ranker(feats, cand, relevant, cfg), train_ranker(feats, cand, relevant, cfg)
