@@ -194,27 +194,30 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     rng = random.Random(seed)
     products = [str(pk) for pk in Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000]]
     adapter = hosts.get_adapter()
-    parts: dict[str, list[float]] = {"whole widget": [], "published rows (one UNION query)": [],
-                                     "the host's products (ORM query, 16 rows)": [],
-                                     "links of 10 products (get_absolute_url)": []}
+    limit = 10
+    loaded = selectors.products_loaded(limit)  # what the widget asks the host for, plus the anchor
+    host = f"the host's products (ORM query, up to {loaded + 1} rows)"
+    parts: dict[str, list[float]] = {"whole widget": [], "published rows (one UNION query)": [], host: [],
+                                     f"links of {limit} products (get_absolute_url)": []}
     for key in rng.sample(products, samples):
         cache.clear()
         widget_cache.clear_local()
         started = time.perf_counter()
-        result = selectors.related_products(key, limit=10)
+        selectors.related_products(key, limit=limit)
         parts["whole widget"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        selectors._fetch([selectors._rules_branch("related", [key]), selectors._popular_branch([("all", "")], 30),
-                          selectors._related_branch([key])])
+        rows = selectors._fetch([selectors._rules_branch("related", [key]),
+                                 selectors._popular_branch([("all", "")], limit * 3), selectors._related_branch([key])])
         parts["published rows (one UNION query)"].append(time.perf_counter() - started)
-        keys = [i.key for i in result][:15] + [key]
+        ranked = sorted(rows.related.get(key, []), key=lambda r: r[5])  # by published rank
+        keys = [r[0] for r in ranked[:loaded]] + [key]
         started = time.perf_counter()
         objects = list(adapter.get_queryset().filter(pk__in=keys).order_by())
-        parts["the host's products (ORM query, 16 rows)"].append(time.perf_counter() - started)
+        parts[host].append(time.perf_counter() - started)
         started = time.perf_counter()
-        for obj in objects[:10]:
+        for obj in objects[:limit]:
             obj.get_absolute_url()
-        parts["links of 10 products (get_absolute_url)"].append(time.perf_counter() - started)
+        parts[f"links of {limit} products (get_absolute_url)"].append(time.perf_counter() - started)
     return {name: 1000 * statistics.median(values) for name, values in parts.items()}
 
 

@@ -420,6 +420,11 @@ def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple
     return [], "all"
 
 
+def products_loaded(limit: int, *, narrowed: bool = False) -> int:
+    """How many of a widget's candidates ``_finish`` loads from the host at first (see there)."""
+    return limit * 6 if narrowed else limit + max(2, limit // 2)
+
+
 def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_key: str = "",
             same_shop: bool = False, same_category: bool = False) -> Recommendations:
     """Load the host's products (one query, with the anchor if only its key is known), drop
@@ -434,7 +439,7 @@ def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_k
         return result
     adapter = hosts.get_adapter()
     kept: list[Recommendation] = []
-    start, batch = 0, (limit + max(2, limit // 2) if not (same_shop or same_category) else limit * 6)
+    start, batch = 0, products_loaded(limit, narrowed=same_shop or same_category)
     while len(kept) < limit and start < len(result.items):
         chunk = result.items[start : start + batch]
         keys = [i.key for i in chunk]

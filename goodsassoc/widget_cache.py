@@ -105,7 +105,7 @@ def cached(widget: str, parts: Sequence[Any], compute: Callable[[], T], *, pinne
     which version is served.
     """
     served = cached_served_version()
-    generation = _rules.get() or ""
+    generation = _rules.get()
     digest = hashlib.sha256(json.dumps([widget, generation, *parts], default=str).encode()).hexdigest()[:32]
     use_local = _local_enabled()
     if served is not None:

@@ -75,8 +75,12 @@ def _level_p(lv: GroupLevel, anchors: np.ndarray, cand: np.ndarray, fallback: np
     return np.where((code >= 0)[:, None], est, fallback)
 
 
-def pair_features(c: RelatedCandidates, ctx: PairContext, w: Weights) -> np.ndarray:
-    """(anchors, candidates, len(FEATURES)) float32 features of every (anchor, candidate) pair."""
+def pair_features(c: RelatedCandidates, ctx: PairContext, w: Weights, blend: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """(anchors, candidates, len(FEATURES)) float32 features of every (anchor, candidate) pair.
+
+    ``blend``: the blend's scores of these candidates when the caller has them (``shortlist``).
+    """
     a, cand = c.anchors, c.cand
     safe = np.maximum(cand, 0)
     n_a = ctx.counts[a][:, None].astype(np.float32)
@@ -97,7 +101,8 @@ def pair_features(c: RelatedCandidates, ctx: PairContext, w: Weights) -> np.ndar
         np.log1p(c.together), np.log(p_smooth + EPS), np.log(backoff + EPS), np.log(p_type + EPS), np.log(p_cat + EPS),
         np.log(c.prior + EPS), np.log(c.together / (n_j + 1.0) + 1e-4), np.broadcast_to(np.log1p(n_a), cand.shape),
         np.log1p(n_j), c.together / np.sqrt((n_a + 1.0) * (n_j + 1.0)), c.tf, *same,
-        np.where(missing, 0.0, np.abs(ratio)), missing.astype(np.float32), c.score(w, ctx.counts),
+        np.where(missing, 0.0, np.abs(ratio)), missing.astype(np.float32),
+        c.score(w, ctx.counts) if blend is None else np.where(cand >= 0, blend, 0.0),
     ]
     return np.stack(feats, axis=-1).astype(np.float32)
 
@@ -200,8 +205,8 @@ def fit_ranker(c: RelatedCandidates, relevant: list[np.ndarray], ctx: PairContex
     """Train on the earlier validation anchors; keep the ranker only if it beats the blend on the later ones."""
     cfg = cfg or RankerConfig()
     t0 = time.perf_counter()
-    sub, _ = shortlist(c, w, ctx.counts, cfg.depth)
-    feats = pair_features(sub, ctx, w)
+    sub, blend = shortlist(c, w, ctx.counts, cfg.depth)
+    feats = pair_features(sub, ctx, w, blend)
     cut = int(len(sub.anchors) * (1.0 - cfg.holdout))  # anchors come in basket-time order
     usable = int((_targets(sub.cand[:cut], relevant[:cut]).sum(axis=1) > 0).sum())
     if usable < cfg.min_anchors:  # too little to learn from (a small shop): the blend orders related items

@@ -134,8 +134,8 @@ def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: 
         if ranker is None:
             score = cands.score(w, counts)
         else:
-            cands, _ = shortlist(cands, w, counts, max(ranker.depth, k))  # never fewer than k neighbours
-            score = ranker.scores(pair_features(cands, ctx, w), cands.cand >= 0)
+            cands, blend = shortlist(cands, w, counts, max(ranker.depth, k))  # never fewer than k neighbours
+            score = ranker.scores(pair_features(cands, ctx, w, blend), cands.cand >= 0)
         top, score, idx = rank(cands.cand, score, k, with_positions=True)
         ok = top >= 0
         rr = np.repeat(a[:, None], top.shape[1], axis=1)[ok]

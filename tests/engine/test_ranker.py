@@ -13,6 +13,7 @@ from goodsassoc.engine.ranker import (
     fit_ranker,
     pair_context,
     pair_features,
+    shortlist,
     train_ranker,
 )
 from goodsassoc.engine.scoring import RelatedCandidates, Weights
@@ -51,6 +52,15 @@ def _synthetic(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[
     cand = np.tile(np.arange(m), (n, 1))
     relevant = [np.array([int(np.argmax(feats[r, :, 0] + 0.1 * rng.normal(size=m)))]) for r in range(n)]
     return feats, cand, relevant
+
+
+def test_features_reuse_the_shortlist_blend_scores():
+    c, items, counts = _candidates()
+    ctx = pair_context(items, counts, group_levels(items, sp.csr_matrix((4, 4), dtype=np.float32), counts))
+    sub, blend = shortlist(c, Weights(), counts, 4)
+    valid = sub.cand >= 0
+    np.testing.assert_array_equal(pair_features(sub, ctx, Weights(), blend)[valid],
+                                  pair_features(sub, ctx, Weights())[valid])
 
 
 def test_too_few_training_anchors_keep_the_blend():
