@@ -46,6 +46,8 @@ class RankerConfig:
     seed: int = 0
     threads: int = 2
     min_anchors: int = 50  # fewer training anchors with a co-bought item among their candidates: no ranker
+    min_gain: float = 0.01  # relative NDCG@10 gain over the blend required on every check
+    earlier_check: int = 5000  # anchors of the period before validation it must also win on (0: no such check)
 
 
 @dataclass
@@ -213,13 +215,18 @@ def fit_ranker(c: RelatedCandidates, relevant: list[np.ndarray], ctx: PairContex
         return None, {"used": False, "train_anchors": usable, "reason": "too few training anchors"}
     ranker = train_ranker(feats[:cut], sub.cand[:cut], relevant[:cut], cfg)
     hold = slice(cut, None)
-    blend_top, _ = rank(sub.cand[hold], _positions(sub.cand[hold]), 10)
-    rank_top, _ = rank(sub.cand[hold], ranker.scores(feats[hold], sub.cand[hold] >= 0), 10)
-    report = {"holdout_blend": _ndcg(blend_top, relevant[cut:]), "holdout_ranker": _ndcg(rank_top, relevant[cut:]),
-              "train_anchors": cut, "holdout_anchors": len(sub.anchors) - cut, "depth": cfg.depth,
-              "seconds": time.perf_counter() - t0}
-    report["used"] = report["holdout_ranker"] > report["holdout_blend"]
+    report = {f"holdout_{k}": v for k, v in compare(ranker, sub.cand[hold], feats[hold], relevant[cut:]).items()}
+    report.update({"train_anchors": cut, "holdout_anchors": len(sub.anchors) - cut, "depth": cfg.depth,
+                   "seconds": time.perf_counter() - t0})
+    report["used"] = report["holdout_ranker"] > report["holdout_blend"] * (1.0 + cfg.min_gain)
     return (ranker if report["used"] else None), report
+
+
+def compare(ranker: Ranker, cand: np.ndarray, feats: np.ndarray, relevant: list[np.ndarray]) -> dict[str, float]:
+    """NDCG@10 of the blend's order (``cand`` is a shortlist, in blend order) and of the ranker's."""
+    blend_top, _ = rank(cand, _positions(cand), 10)
+    rank_top, _ = rank(cand, ranker.scores(feats, cand >= 0), 10)
+    return {"blend": _ndcg(blend_top, relevant), "ranker": _ndcg(rank_top, relevant)}
 
 
 def _positions(cand: np.ndarray) -> np.ndarray:

@@ -113,3 +113,23 @@ def test_candidates_in_chunks_match_all_at_once(slice_split):
     whole, chunked = related_batch(anchors, *args), _related_in_chunks(anchors, *args, chunk=64)
     for name in ("cand", "together", "tf", "prior", "group_prior"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+
+
+def test_earlier_period_check_scores_the_blend_and_the_ranker(slice_split):
+    """A ranker that only reproduces the blend's order ties with it on the earlier period: not kept."""
+    from goodsassoc.engine.tuning import earlier_period_check
+    from tests.engine.conftest import small_config
+
+    data, _ = slice_split
+    emb = np.random.default_rng(0).normal(size=(data.n_items, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    kernel = np.zeros((len(FEATURES), 1), np.float32)
+    kernel[FEATURES.index("blend_score")] = 50.0
+    copy_of_blend = Ranker(np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
+                           [(kernel, np.zeros(1, np.float32))], depth=20)
+    cfg = small_config()
+    cfg.ranker = RankerConfig(earlier_check=500, min_anchors=10)
+    check = earlier_period_check(data, emb, Weights(), copy_of_blend, cfg)
+    assert check["anchors"] > 10 and 0.0 < check["blend"] < 1.0
+    assert check["ranker"] == pytest.approx(check["blend"])
+    assert not check["ranker"] > check["blend"] * (1.0 + cfg.ranker.min_gain)

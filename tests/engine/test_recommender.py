@@ -107,3 +107,11 @@ def test_damaged_artifact_is_refused(fitted, tmp_path, damage):
         (path / "popular.parquet").unlink()
     with pytest.raises(artifact.ArtifactError):
         artifact.load(path)
+
+
+def test_shop_weights_rank_at_least_as_well_as_item_knn_on_validation(fitted):
+    """SHOPS is tuned for new shops only among weights that keep item-kNN's NDCG@10 on validation."""
+    report = fitted.tuning["validation"]
+    reference = report["shops_reference"]
+    assert 0.0 < reference["ndcg10"] <= 1.0
+    assert min(reference["ndcg10"], report["shops_best_ndcg10"]) <= report["shops"] <= report["shops_best_ndcg10"]
