@@ -6,8 +6,10 @@ so that importing the engine, scoring and serving never loads it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -60,10 +62,29 @@ class TrainedEmbeddings:
     seconds: float = 0.0
 
 
+@contextlib.contextmanager
+def _native_stderr_dropped():
+    """TensorFlow's C++ start-up notices (oneDNN, CPU features) reach file descriptor 2 before any
+    log level applies; they are dropped while TensorFlow loads, and only then."""
+    if "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _configure_tf(threads: int, seed: int):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
+    with _native_stderr_dropped():
+        import keras
+        import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -24,3 +24,12 @@ def test_serving_modules_load_neither_tensorflow_nor_django():
 
 def test_training_modules_do_not_load_django_or_celery():
     assert not _loaded_after(ALL) & set(FORBIDDEN)
+
+
+def test_tensorflow_start_up_notices_stay_off_stderr():
+    """Training prints its own progress; TensorFlow's C++ banners (oneDNN, CPU features) are dropped."""
+    code = ("import sys\nfrom goodsassoc.engine.train import _configure_tf\n_configure_tf(1, 0)\n"
+            "print('still writable', file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert "still writable" in out.stderr
+    assert "oneDNN" not in out.stderr and "absl::InitializeLog" not in out.stderr
