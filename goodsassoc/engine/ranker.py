@@ -137,8 +137,8 @@ class Ranker:
         return x[..., 0]
 
     def scores(self, feats: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """Softmax over each anchor's candidate list: positive and summing to 1 per anchor (so an
-        anchor with weak evidence weighs as much in a cart's mean as a strongly linked one)."""
+        """Softmax over each anchor's candidate list: positive and summing to 1 per anchor (the
+        neighbour table scales it by the blend's mass over the shortlist)."""
         z = np.where(valid, self.logits(feats), -np.inf)
         z = z - np.max(z, axis=1, keepdims=True, initial=-1e30, where=valid)
         e = np.where(valid, np.exp(z), 0.0)

@@ -115,18 +115,43 @@ def test_candidates_in_chunks_match_all_at_once(slice_split):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
 
 
+def _unit_vectors(n: int) -> np.ndarray:
+    emb = np.random.default_rng(0).normal(size=(n, 8)).astype(np.float32)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def _copy_of_blend(depth: int) -> Ranker:
+    """A ranker whose logits are 50 x the blend's score: the blend's order."""
+    kernel = np.zeros((len(FEATURES), 1), np.float32)
+    kernel[FEATURES.index("blend_score")] = 50.0
+    return Ranker(np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
+                  [(kernel, np.zeros(1, np.float32))], depth=depth)
+
+
+def test_ranked_rows_keep_the_blend_mass(slice_split):
+    """The ranker shares out the blend's score over the shortlist: rows do not all sum to 1."""
+    from goodsassoc.engine.data import cooccurrence
+    from goodsassoc.engine.recommender import _pop_score, neighbour_table, recent_popularity, related_batch
+
+    data, queries = slice_split
+    emb, w, anchors = _unit_vectors(data.n_items), Weights(), np.unique(queries.anchors)[:50]
+    table, _ = neighbour_table(data, emb, w, 20, rows=anchors, ranker=_copy_of_blend(20))
+    counts, cooc = data.item_popularity, cooccurrence(data)
+    cands = related_batch(anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(data),
+                          group_levels(data.items, cooc, counts))
+    sub, blend = shortlist(cands, w, counts, 20)
+    mass = np.where(sub.cand >= 0, np.maximum(blend, 0.0), 0.0).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(table[anchors].sum(axis=1)).ravel(), mass, rtol=1e-4)
+    assert np.ptp(mass) > 0.01  # anchors differ in how strongly they are linked
+
+
 def test_earlier_period_check_scores_the_blend_and_the_ranker(slice_split):
     """A ranker that only reproduces the blend's order ties with it on the earlier period: not kept."""
     from goodsassoc.engine.tuning import earlier_period_check
     from tests.engine.conftest import small_config
 
     data, _ = slice_split
-    emb = np.random.default_rng(0).normal(size=(data.n_items, 8)).astype(np.float32)
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    kernel = np.zeros((len(FEATURES), 1), np.float32)
-    kernel[FEATURES.index("blend_score")] = 50.0
-    copy_of_blend = Ranker(np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
-                           [(kernel, np.zeros(1, np.float32))], depth=20)
+    emb, copy_of_blend = _unit_vectors(data.n_items), _copy_of_blend(20)
     cfg = small_config()
     cfg.ranker = RankerConfig(earlier_check=500, min_anchors=10)
     check = earlier_period_check(data, emb, Weights(), copy_of_blend, cfg)
