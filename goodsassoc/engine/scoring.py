@@ -7,6 +7,7 @@ request-time function.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,6 +145,8 @@ def exact_top(emb: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     """Exact inner-product top-k with faiss (about 2x a numpy matmul here), numpy as fallback."""
     k = min(k, len(emb))
     try:
+        # faiss logs each CPU-specific build it fails to find before the one it loads: noise at INFO.
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
         import faiss
 
         faiss.omp_set_num_threads(2)
