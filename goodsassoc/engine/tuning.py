@@ -59,6 +59,8 @@ def _related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> Related
 
 def shop_reference(val_data: TrainData, quality) -> tuple[float, float]:
     """(NDCG@10, new-shop Recall@5) of item-kNN over shops, its best variant on these queries: the floor."""
+    if not val_data.n_shops:  # a shop without shops (no marketplace, no stores)
+        return 0.0, 0.0
     knn = ItemKNN().fit(val_data)
     best = (0.0, 0.0)
     for params in knn.grids["shops"]:
