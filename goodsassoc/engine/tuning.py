@@ -74,8 +74,8 @@ def earlier_period_check(val_data: TrainData, emb: np.ndarray, w: Weights, ranke
     """Ranker and blend on the period before validation (statistics from the lines before it).
 
     One period's gain can be a season's (a ranker that won on November lost on December); a ranker
-    that wins on two periods is kept. TF vectors are the validation ones: they saw this period, which
-    can only flatter the ranker's TF feature, so the check stays on the safe side.
+    that wins on two periods is kept. The TF vectors are the validation ones, trained on lines that
+    include this period: both sides' TF term sees it, so they are compared on equal terms.
     """
     if val_data.lines is None:
         return {"skipped": "no lines"}
@@ -114,12 +114,12 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     if cfg.ranker is not None:  # stage two, kept only if it beats the blend on the latest validation anchors
         ranker, report["ranker"] = fit_ranker(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels),
                                               w, cfg.ranker)
-        if ranker is not None and cfg.ranker.earlier_check:
-            report["ranker"]["earlier_period"] = check = earlier_period_check(val_data, emb, w, ranker, cfg)
-            if check.get("ranker", 0.0) <= check.get("blend", 0.0) * (1.0 + cfg.ranker.min_gain):
-                ranker, report["ranker"]["used"] = None, False
-        w.related_ranker = 1.0 if ranker is not None else 0.0
-    del cands  # memory: the related candidates are not needed for the other tasks
+    del cands  # memory: the related candidates are not needed any more
+    if ranker is not None and cfg.ranker.earlier_check:
+        report["ranker"]["earlier_period"] = check = earlier_period_check(val_data, emb, w, ranker, cfg)
+        if check.get("ranker", 0.0) <= check.get("blend", 0.0) * (1.0 + cfg.ranker.min_gain):
+            ranker, report["ranker"]["used"] = None, False
+    w.related_ranker = 1.0 if ranker is not None else 0.0
     # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
     rows = np.unique(vq.carts.indices)
     tables, _ = build_tables(val_data, emb, w, cfg, rows, ranker=ranker)
