@@ -46,8 +46,8 @@ class RankerConfig:
     seed: int = 0
     threads: int = 2
     min_anchors: int = 50  # fewer training anchors with a co-bought item among their candidates: no ranker
-    min_gain: float = 0.01  # relative NDCG@10 gain over the blend required on every check
-    earlier_check: int = 5000  # anchors of the period before validation it must also win on (0: no such check)
+    min_gain: float = 0.01  # relative NDCG@10 gain over the blend required on every period's holdout
+    earlier_anchors: int = 10000  # anchors of the period before validation, trained and checked on too (0: none)
 
 
 @dataclass
@@ -202,24 +202,37 @@ def _ndcg(top: np.ndarray, relevant: list[np.ndarray]) -> float:
     return float(np.mean([metrics.ndcg(r, s, 10) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
 
 
-def fit_ranker(c: RelatedCandidates, relevant: list[np.ndarray], ctx: PairContext, w: Weights,
-               cfg: RankerConfig | None = None) -> tuple[Ranker | None, dict]:
-    """Train on the earlier validation anchors; keep the ranker only if it beats the blend on the later ones."""
+@dataclass
+class Period:
+    """One period's related candidates (anchors in basket-time order), their targets and item context."""
+
+    cands: RelatedCandidates
+    relevant: list[np.ndarray]
+    ctx: PairContext
+    name: str = "validation"
+
+
+def fit_ranker(periods: list[Period], w: Weights, cfg: RankerConfig | None = None) -> tuple[Ranker | None, dict]:
+    """Train on the earlier anchors of every period; keep the ranker only if it beats the blend by
+    ``min_gain`` on the later anchors of each (one period's gain can be that season's)."""
     cfg = cfg or RankerConfig()
     t0 = time.perf_counter()
-    sub, blend = shortlist(c, w, ctx.counts, cfg.depth)
-    feats = pair_features(sub, ctx, w, blend)
-    cut = int(len(sub.anchors) * (1.0 - cfg.holdout))  # anchors come in basket-time order
-    usable = int((_targets(sub.cand[:cut], relevant[:cut]).sum(axis=1) > 0).sum())
+    parts = []
+    for p in periods:
+        sub, blend = shortlist(p.cands, w, p.ctx.counts, cfg.depth)
+        cut = int(len(sub.anchors) * (1.0 - cfg.holdout))
+        parts.append((p.name, sub.cand, pair_features(sub, p.ctx, w, blend), p.relevant, cut))
+    usable = sum(int((_targets(c[:cut], r[:cut]).sum(axis=1) > 0).sum()) for _, c, _, r, cut in parts)
     if usable < cfg.min_anchors:  # too little to learn from (a small shop): the blend orders related items
         return None, {"used": False, "train_anchors": usable, "reason": "too few training anchors"}
-    ranker = train_ranker(feats[:cut], sub.cand[:cut], relevant[:cut], cfg)
-    hold = slice(cut, None)
-    report = {f"holdout_{k}": v for k, v in compare(ranker, sub.cand[hold], feats[hold], relevant[cut:]).items()}
-    report.update({"train_anchors": cut, "holdout_anchors": len(sub.anchors) - cut, "depth": cfg.depth,
-                   "seconds": time.perf_counter() - t0})
-    report["used"] = report["holdout_ranker"] > report["holdout_blend"] * (1.0 + cfg.min_gain)
-    return (ranker if report["used"] else None), report
+    ranker = train_ranker(np.concatenate([f[:cut] for _, _, f, _, cut in parts]),
+                          np.concatenate([c[:cut] for _, c, _, _, cut in parts]),
+                          [x for _, _, _, r, cut in parts for x in r[:cut]], cfg)
+    checks = {name: {**compare(ranker, c[cut:], f[cut:], r[cut:]), "train_anchors": cut,
+                     "holdout_anchors": len(c) - cut} for name, c, f, r, cut in parts}
+    used = all(x["ranker"] > x["blend"] * (1.0 + cfg.min_gain) for x in checks.values())
+    report = {"used": used, "holdout": checks, "depth": cfg.depth, "seconds": time.perf_counter() - t0}
+    return (ranker if used else None), report
 
 
 def compare(ranker: Ranker, cand: np.ndarray, feats: np.ndarray, relevant: list[np.ndarray]) -> dict[str, float]:

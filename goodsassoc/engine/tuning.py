@@ -16,7 +16,7 @@ from goodsassoc.engine import metrics
 from goodsassoc.engine.data import TrainData, cooccurrence, encode, time_split
 from goodsassoc.engine.peers import ItemKNN
 from goodsassoc.engine.protocol import Queries, build_queries
-from goodsassoc.engine.ranker import Ranker, compare, fit_ranker, pair_context, pair_features, shortlist
+from goodsassoc.engine.ranker import Period, Ranker, fit_ranker, pair_context
 from goodsassoc.engine.recommender import (
     RecommenderConfig,
     _pop_score,
@@ -69,31 +69,27 @@ def shop_reference(val_data: TrainData, quality) -> tuple[float, float]:
     return best
 
 
-def earlier_period_check(val_data: TrainData, emb: np.ndarray, w: Weights, ranker: Ranker, cfg: RecommenderConfig
-                         ) -> dict:
-    """Ranker and blend on the period before validation (statistics from the lines before it).
+def earlier_period(val_data: TrainData, emb: np.ndarray, cfg: RecommenderConfig) -> Period | None:
+    """The ranker's second period: the days before validation, statistics from the lines before them.
 
-    One period's gain can be a season's (a ranker that won on November lost on December); a ranker
-    that wins on two periods is kept. The TF vectors are the validation ones, trained on lines that
-    include this period: both sides' TF term sees it, so they are compared on equal terms.
+    The TF vectors are the validation ones, trained on lines that include this period: both the
+    ranker's TF feature and the blend's TF term see it, so they are compared on equal terms.
     """
     if val_data.lines is None:
-        return {"skipped": "no lines"}
+        return None
     split = time_split(val_data.lines, int(cfg.train.val_days))
     if split.train.empty or split.test.empty:
-        return {"skipped": "no earlier period"}
+        return None
     data = encode(split.train, val_data.items)
-    q = build_queries(split, data, cfg.seed, cfg.ranker.earlier_check, 1)
-    if len(q.anchors) < cfg.ranker.min_anchors:
-        return {"skipped": "too few anchors", "anchors": int(len(q.anchors))}
+    q = build_queries(split, data, cfg.seed, cfg.ranker.earlier_anchors, 1)
+    if not len(q.anchors):
+        return None
     pos = pd.Series(np.arange(val_data.n_items), index=val_data.item_ids.astype(str))
     emb_e = emb[pos.reindex(data.item_ids.astype(str)).to_numpy()]
     counts, cooc = data.item_popularity, cooccurrence(data)
     levels = group_levels(data.items, cooc, counts)
     cands = _related_in_chunks(q.anchors, cooc, counts, emb_e, _pop_score(counts), recent_popularity(data), levels)
-    sub, blend = shortlist(cands, w, counts, ranker.depth)
-    feats = pair_features(sub, pair_context(data.items, counts, levels), w, blend)
-    return {**compare(ranker, sub.cand, feats, q.anchor_relevant), "anchors": int(len(q.anchors))}
+    return Period(cands, q.anchor_relevant, pair_context(data.items, counts, levels), "earlier")
 
 
 def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConfig
@@ -111,14 +107,15 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
         best = max(best, (_ndcg_rows(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
     (w.related_smooth, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
     ranker = None
-    if cfg.ranker is not None:  # stage two, kept only if it beats the blend on the latest validation anchors
-        ranker, report["ranker"] = fit_ranker(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels),
-                                              w, cfg.ranker)
-    del cands  # memory: the related candidates are not needed any more
-    if ranker is not None and cfg.ranker.earlier_check:
-        report["ranker"]["earlier_period"] = check = earlier_period_check(val_data, emb, w, ranker, cfg)
-        if check.get("ranker", 0.0) <= check.get("blend", 0.0) * (1.0 + cfg.ranker.min_gain):
-            ranker, report["ranker"]["used"] = None, False
+    if cfg.ranker is not None:  # stage two: trained and checked on validation and on the period before it
+        periods = [Period(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels))]
+        del cands
+        earlier = earlier_period(val_data, emb, cfg) if cfg.ranker.earlier_anchors else None
+        periods += [earlier] if earlier is not None else []
+        ranker, report["ranker"] = fit_ranker(periods, w, cfg.ranker)
+        del periods, earlier
+    else:
+        del cands  # memory: the related candidates are not needed any more
     w.related_ranker = 1.0 if ranker is not None else 0.0
     # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
     rows = np.unique(vq.carts.indices)

@@ -8,8 +8,10 @@ import scipy.sparse as sp
 from goodsassoc.engine import artifact
 from goodsassoc.engine.ranker import (
     FEATURES,
+    Period,
     Ranker,
     RankerConfig,
+    compare,
     fit_ranker,
     pair_context,
     pair_features,
@@ -66,7 +68,7 @@ def test_features_reuse_the_shortlist_blend_scores():
 def test_too_few_training_anchors_keep_the_blend():
     c, items, counts = _candidates()
     ctx = pair_context(items, counts, group_levels(items, sp.csr_matrix((4, 4), dtype=np.float32), counts))
-    ranker, report = fit_ranker(c, [np.array([1])], ctx, Weights(), RankerConfig(depth=4, holdout=0.0))
+    ranker, report = fit_ranker([Period(c, [np.array([1])], ctx)], Weights(), RankerConfig(depth=4, holdout=0.0))
     assert ranker is None and report == {"used": False, "train_anchors": 1, "reason": "too few training anchors"}
 
 
@@ -145,16 +147,41 @@ def test_ranked_rows_keep_the_blend_mass(slice_split):
     assert np.ptp(mass) > 0.01  # anchors differ in how strongly they are linked
 
 
-def test_earlier_period_check_scores_the_blend_and_the_ranker(slice_split):
-    """A ranker that only reproduces the blend's order ties with it on the earlier period: not kept."""
-    from goodsassoc.engine.tuning import earlier_period_check
+def test_earlier_period_is_carved_before_validation(slice_split):
+    """The ranker's second period: anchors from the 30 days before the data's last 30, in time order."""
+    from goodsassoc.engine.tuning import earlier_period
     from tests.engine.conftest import small_config
 
     data, _ = slice_split
-    emb, copy_of_blend = _unit_vectors(data.n_items), _copy_of_blend(20)
     cfg = small_config()
-    cfg.ranker = RankerConfig(earlier_check=500, min_anchors=10)
-    check = earlier_period_check(data, emb, Weights(), copy_of_blend, cfg)
-    assert check["anchors"] > 10 and 0.0 < check["blend"] < 1.0
-    assert check["ranker"] == pytest.approx(check["blend"])
-    assert not check["ranker"] > check["blend"] * (1.0 + cfg.ranker.min_gain)
+    cfg.ranker = RankerConfig(earlier_anchors=500)
+    period = earlier_period(data, _unit_vectors(data.n_items), cfg)
+    assert period is not None and period.name == "earlier"
+    assert 10 < len(period.cands.anchors) <= 500 and len(period.relevant) == len(period.cands.anchors)
+    assert period.cands.cand.max() < data.n_items  # indices of the earlier catalogue, a subset of this one
+    assert period.ctx.counts.sum() < data.item_popularity.sum()  # statistics from fewer lines
+    sub, blend = shortlist(period.cands, Weights(), period.ctx.counts, 20)
+    tie = compare(_copy_of_blend(20), sub.cand, pair_features(sub, period.ctx, Weights(), blend), period.relevant)
+    assert 0.0 < tie["blend"] < 1.0 and tie["ranker"] == pytest.approx(tie["blend"])
+
+
+def _repeated(c: RelatedCandidates, n: int) -> RelatedCandidates:
+    return RelatedCandidates(np.zeros(n, np.int64), *(np.tile(getattr(c, f), (n, 1))
+                                                      for f in ("cand", "together", "tf", "pop", "prior")))
+
+
+@pytest.mark.slow
+def test_a_ranker_must_win_on_every_period():
+    """It learns validation's pattern (the blend's last candidate is the one bought), wins there and
+    loses on the earlier period, where the blend's first choice is right: not kept."""
+    c, items, counts = _candidates()
+    ctx = pair_context(items, counts, group_levels(items, sp.csr_matrix((4, 4), dtype=np.float32), counts))
+    cfg = RankerConfig(depth=4, epochs=30, hidden=(4,), min_anchors=10, seed=1)
+    periods = [Period(_repeated(c, 400), [np.array([3])] * 400, ctx),
+               Period(_repeated(c, 100), [np.array([1])] * 100, ctx, "earlier")]
+    ranker, report = fit_ranker(periods, Weights(), cfg)
+    held = report["holdout"]
+    assert set(held) == {"validation", "earlier"} and held["earlier"]["train_anchors"] == 75
+    assert held["validation"]["ranker"] > held["validation"]["blend"] * (1.0 + cfg.min_gain)
+    assert held["earlier"]["ranker"] < held["earlier"]["blend"]
+    assert ranker is None and report["used"] is False
