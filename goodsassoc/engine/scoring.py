@@ -145,8 +145,11 @@ def exact_top(emb: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     """Exact inner-product top-k with faiss (about 2x a numpy matmul here), numpy as fallback."""
     k = min(k, len(emb))
     try:
-        # faiss logs each CPU-specific build it fails to find before the one it loads: noise at INFO.
-        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+        # faiss logs each CPU-specific build it fails to find before the one it loads: noise at
+        # INFO, unless the host has set that logger's level itself.
+        loader = logging.getLogger("faiss.loader")
+        if loader.level == logging.NOTSET:
+            loader.setLevel(logging.WARNING)
         import faiss
 
         faiss.omp_set_num_threads(2)

@@ -10,6 +10,8 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -62,27 +64,45 @@ class TrainedEmbeddings:
     seconds: float = 0.0
 
 
+# TensorFlow's C++ start-up notices reach file descriptor 2 before any log level applies.
+_BANNERS = ("oneDNN custom operations", "absl::InitializeLog()", "cpu_feature_guard.cc",
+            "To enable the following instructions", "rebuild TensorFlow with the appropriate compiler flags")
+_import_lock = threading.Lock()
+
+
 @contextlib.contextmanager
-def _native_stderr_dropped():
-    """TensorFlow's C++ start-up notices (oneDNN, CPU features) reach file descriptor 2 before any
-    log level applies; they are dropped while TensorFlow loads, and only then."""
-    if "tensorflow" in sys.modules:
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+def _banners_dropped():
+    """While TensorFlow loads (once per process), fd 2 goes to a temporary file; afterwards every
+    line but the known banners is written back, so a real error or warning is never lost."""
+    with _import_lock:
+        if "tensorflow" in sys.modules:
+            yield
+            return
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2 (a detached daemon): nothing to tidy
+            yield
+            return
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                        if not any(b in line for b in _BANNERS)]
+                if kept:
+                    sys.stderr.write("".join(kept))
+                    sys.stderr.flush()
 
 
 def _configure_tf(threads: int, seed: int):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_dropped():
+    with _banners_dropped():
         import keras
         import tensorflow as tf
 

@@ -33,3 +33,11 @@ def test_tensorflow_start_up_notices_stay_off_stderr():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert "still writable" in out.stderr
     assert "oneDNN" not in out.stderr and "absl::InitializeLog" not in out.stderr
+
+
+def test_other_stderr_output_during_the_import_is_kept():
+    """Only the known banners are dropped: anything else written to fd 2 meanwhile comes back."""
+    code = ("import os\nfrom goodsassoc.engine.train import _banners_dropped\nwith _banners_dropped():\n"
+            "    os.write(2, b'I0000 port.cc] oneDNN custom operations are on.\\nreal trouble\\n')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert "real trouble" in out.stderr and "oneDNN" not in out.stderr

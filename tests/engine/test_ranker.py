@@ -170,6 +170,15 @@ def _repeated(c: RelatedCandidates, n: int) -> RelatedCandidates:
                                                       for f in ("cand", "together", "tf", "pop", "prior")))
 
 
+def test_rows_of_matches_items_by_id():
+    """The earlier period's catalogue is a subset of validation's, in its own order: vectors follow ids."""
+    from goodsassoc.engine.tuning import rows_of
+
+    ids = np.array(["10", "7", "3", "42"], dtype=object)
+    subset = np.array([42, 3, 10])
+    np.testing.assert_array_equal(rows_of(ids, subset), [3, 2, 0])
+
+
 @pytest.mark.slow
 def test_a_ranker_must_win_on_every_period():
     """It learns validation's pattern (the blend's last candidate is the one bought), wins there and
