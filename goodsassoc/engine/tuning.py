@@ -94,7 +94,7 @@ def earlier_period(val_data: TrainData, emb: np.ndarray, cfg: RecommenderConfig)
 
     The TF vectors are the validation ones, trained on lines that include this period, so the TF
     cosine of this period's pairs is somewhat flattered (no vectors without it exist; a third
-    training would cost a minute): a ranker leaning on it gains a little here, on test it cannot.
+    training would cost a minute): a ranker leaning on it looks a little better here than it is.
     """
     if val_data.lines is None:
         return None
@@ -129,13 +129,10 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     ranker = None
     if cfg.ranker is not None:  # stage two: trained and checked on validation and on the period before it
         periods = [Period(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels))]
-        del cands
         earlier = earlier_period(val_data, emb, cfg) if cfg.ranker.earlier_anchors else None
-        periods += [earlier] if earlier is not None else []
-        ranker, report["ranker"] = fit_ranker(periods, w, cfg.ranker)
+        ranker, report["ranker"] = fit_ranker(periods + ([earlier] if earlier else []), w, cfg.ranker)
         del periods, earlier
-    else:
-        del cands  # memory: the related candidates are not needed any more
+    del cands  # memory: the related candidates are not needed for the other tasks
     w.related_ranker = 1.0 if ranker is not None else 0.0
     # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
     rows = np.unique(vq.carts.indices)
