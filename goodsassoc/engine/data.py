@@ -214,6 +214,12 @@ def encode(lines: pd.DataFrame, items: pd.DataFrame | None = None) -> TrainData:
     )
 
 
+def rows_of(ids: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """Positions in ``ids`` of every id in ``subset`` (all of which ``ids`` holds): aligns rows of
+    two encodings of overlapping data, e.g. item vectors across catalogues."""
+    return pd.Series(np.arange(len(ids)), index=ids.astype(str)).reindex(subset.astype(str)).to_numpy()
+
+
 def binary_baskets(data: TrainData) -> sp.csr_matrix:
     """Baskets x items, 1 where the item is in the basket (cached)."""
     if "X" not in data.cache:

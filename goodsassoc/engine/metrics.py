@@ -25,6 +25,11 @@ def ndcg(ranked: Sequence[int], relevant: Iterable[int], k: int) -> float:
     return float(dcg / ideal)
 
 
+def mean_ndcg(tops: Sequence[Sequence[int]], relevant: Sequence[Iterable[int]], k: int = 10) -> float:
+    """NDCG@k averaged over queries (0 for none)."""
+    return float(np.mean([ndcg(t, r, k) for t, r in zip(tops, relevant, strict=True)])) if len(relevant) else 0.0
+
+
 def recall(ranked: Sequence[int], relevant: Iterable[int], k: int) -> float:
     """Hits in the top ``k`` over |relevant|."""
     rel = set(relevant)

@@ -198,10 +198,6 @@ def train_ranker(feats: np.ndarray, cand: np.ndarray, relevant: list[np.ndarray]
     return Ranker(mean.astype(np.float32), std.astype(np.float32), layers, cfg.depth)
 
 
-def _ndcg(top: np.ndarray, relevant: list[np.ndarray]) -> float:
-    return float(np.mean([metrics.ndcg(r, s, 10) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
-
-
 @dataclass
 class Period:
     """One period's related candidates (anchors in basket-time order), their targets and item context."""
@@ -239,7 +235,7 @@ def compare(ranker: Ranker, cand: np.ndarray, feats: np.ndarray, relevant: list[
     """NDCG@10 of the blend's order (``cand`` is a shortlist, in blend order) and of the ranker's."""
     blend_top, _ = rank(cand, _positions(cand), 10)
     rank_top, _ = rank(cand, ranker.scores(feats, cand >= 0), 10)
-    return {"blend": _ndcg(blend_top, relevant), "ranker": _ndcg(rank_top, relevant)}
+    return {"blend": metrics.mean_ndcg(blend_top, relevant), "ranker": metrics.mean_ndcg(rank_top, relevant)}
 
 
 def _positions(cand: np.ndarray) -> np.ndarray:

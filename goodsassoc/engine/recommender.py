@@ -23,6 +23,7 @@ from goodsassoc.engine.data import (
     encode,
     normalize_items,
     normalize_lines,
+    rows_of,
     time_split,
 )
 from goodsassoc.engine.ranker import Ranker, RankerConfig, pair_context, pair_features, shortlist
@@ -258,8 +259,7 @@ def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None 
         if len(split.train) and len(split.test):
             val_data = encode(split.train, data.items)
             vq = build_queries(split, val_data, cfg.seed, cfg.tune_sample, cfg.tune_sample)
-            pos = pd.Series(np.arange(data.n_items), index=data.item_ids.astype(str))
-            emb_v = trained.val_embeddings[pos.reindex(val_data.item_ids.astype(str)).to_numpy()]
+            emb_v = trained.val_embeddings[rows_of(data.item_ids, val_data.item_ids)]
             w, report, ranker = tune(val_data, emb_v, vq, cfg)
             del split, val_data, vq, emb_v  # the validation statistics are not needed for the final tables
     tables, evidence = build_tables(data, trained.embeddings, w, cfg, on_progress=on_progress, ranker=ranker)

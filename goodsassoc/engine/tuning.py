@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from goodsassoc.engine import metrics
-from goodsassoc.engine.data import TrainData, cooccurrence, encode, time_split
+from goodsassoc.engine.data import TrainData, cooccurrence, encode, rows_of, time_split
 from goodsassoc.engine.peers import ItemKNN
 from goodsassoc.engine.protocol import Queries, build_queries
 from goodsassoc.engine.ranker import Period, Ranker, fit_ranker, pair_context
@@ -47,10 +46,6 @@ SHOP_GRID = [(n, e, t, p, x) for n in (0.0, 0.1, 0.2, 0.3) for e in (0.0, 0.02, 
              for p in (0.1, 0.5) for x in (0.0, 0.02, 0.03, 0.05, 0.08)]
 
 
-def _ndcg_rows(top: np.ndarray, relevant: list, k: int = 10) -> float:
-    return float(np.mean([metrics.ndcg(r, s, k) for r, s in zip(top, relevant, strict=True)])) if relevant else 0.0
-
-
 def _related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> RelatedCandidates:
     """``related_batch`` over chunks of anchors (row-wise, so the same result; all at once peaks at gigabytes)."""
     parts = [related_batch(anchors[s : s + chunk], *args) for s in range(0, len(anchors), chunk)]
@@ -82,11 +77,6 @@ def shop_reference(val_data: TrainData, quality) -> tuple[float, float]:
         knn.params["shops"] = dict(params)
         best = max(best, quality(knn.shops(np.arange(val_data.n_users))))
     return best
-
-
-def rows_of(ids: np.ndarray, subset: np.ndarray) -> np.ndarray:
-    """Positions in ``ids`` of every id in ``subset`` (all of which ``ids`` holds)."""
-    return pd.Series(np.arange(len(ids)), index=ids.astype(str)).reindex(subset.astype(str)).to_numpy()
 
 
 def earlier_period(val_data: TrainData, emb: np.ndarray, cfg: RecommenderConfig) -> Period | None:
@@ -124,7 +114,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p
         top, _ = rank(cands.cand, cands.score(w, counts), 10)
-        best = max(best, (_ndcg_rows(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
+        best = max(best, (metrics.mean_ndcg(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
     (w.related_smooth, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
     ranker = None
     if cfg.ranker is not None:  # stage two: trained and checked on validation and on the period before it
@@ -160,7 +150,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     for r, g, t, p, k in CART_GRID:
         score = (vals["nb"] + r * vals["rep"] + g * vals["rec"] + t * vals["taste"] + p * pop) * (1.0 + k * same)
         top, _ = rank(cand, score, 10)
-        best = max(best, (_ndcg_rows(top, rel), (r, g, t, p, k)), key=lambda x: x[0])
+        best = max(best, (metrics.mean_ndcg(top, rel), (r, g, t, p, k)), key=lambda x: x[0])
     (w.cart_repeat, w.cart_recent, w.cart_taste, w.cart_pop, w.cart_same_kind), report["cart"] = best[1], best[0]
     # SHOPS: all shops are ranked; see choose_shop_weights.
     uv = user_vectors(val_data.user_items, emb)
@@ -173,7 +163,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     def shop_quality(score: np.ndarray) -> tuple[float, float]:
         top = metrics.top_k(score[su], 10)
         new_rec = np.mean([metrics.recall(r, s, 5) for r, s in zip(top, new, strict=True) if len(s)] or [0.0])
-        return _ndcg_rows(top, rel), float(new_rec)
+        return metrics.mean_ndcg(top, rel), float(new_rec)
 
     reference = shop_reference(val_data, shop_quality)
     scored = []

@@ -172,7 +172,7 @@ def _repeated(c: RelatedCandidates, n: int) -> RelatedCandidates:
 
 def test_rows_of_matches_items_by_id():
     """The earlier period's catalogue is a subset of validation's, in its own order: vectors follow ids."""
-    from goodsassoc.engine.tuning import rows_of
+    from goodsassoc.engine.data import rows_of
 
     ids = np.array(["10", "7", "3", "42"], dtype=object)
     subset = np.array([42, 3, 10])
