@@ -114,7 +114,7 @@ def shortlist(c: RelatedCandidates, w: Weights, counts: np.ndarray, depth: int) 
     top, score, idx = rank(c.cand, c.score(w, counts), depth, with_positions=True)
     take = lambda x: None if x is None else np.take_along_axis(x, idx, 1)  # noqa: E731
     sub = RelatedCandidates(c.anchors, top, take(c.together), take(c.tf), take(c.pop), take(c.prior),
-                            take(c.group_prior))
+                            take(c.group_prior), take(c.log_q))
     return sub, score
 
 

@@ -34,6 +34,7 @@ from goodsassoc.engine.scoring import (
     blend_shops,
     cart_scores,
     exact_top,
+    log_share,
     lookup,
     rank,
     related_candidates,
@@ -72,6 +73,11 @@ class Fitted:
     training: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     popular: pd.DataFrame = field(default_factory=pd.DataFrame)  # see popular_items
+
+
+def untuned_weights(cfg: RecommenderConfig) -> Weights:
+    """Default blend weights with the TF model's logit as this configuration trains it."""
+    return Weights(tf_temperature=cfg.train.temperature, tf_log_q=cfg.train.log_q_weight)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -248,7 +254,7 @@ def fit_recommender(lines: pd.DataFrame | str, items: pd.DataFrame | str | None 
         lines = normalize_lines(lines)
         data = encode(lines, normalize_items(items) if items is not None else None)
     trained: TrainedEmbeddings = train_embeddings(data, cfg.train, on_progress)
-    w, report, ranker = Weights(), {}, None
+    w, report, ranker = untuned_weights(cfg), {}, None
     if cfg.tune and data.lines is not None:
         if on_progress:
             on_progress("tune", 0, 1)
@@ -313,7 +319,9 @@ class Recommender(peers.Model):
 
 
 class TFOnly(peers.Model):
-    """The TensorFlow model alone: cosine of item vectors; carts and shoppers as mean vectors."""
+    """The TensorFlow model alone: related items by its logit (the cosine of item vectors plus the
+    share of log popularity that training left out of it); carts and shoppers as mean vectors,
+    ranked by cosine."""
 
     name = "TF model alone"
     self_tuning = True
@@ -321,17 +329,19 @@ class TFOnly(peers.Model):
     def _fit(self, data: TrainData) -> None:
         fitted = data.cache.get("recommender") or fit_recommender(None, None, RecommenderConfig(tune=False), data=data)
         self.emb = fitted.embeddings
+        self.w = fitted.tables.weights  # the model's logit: cosine / temperature + its share of log popularity
+        self.bias = self.w.tf_log_q * log_share(data.item_popularity)
         self.uv = user_vectors(data.user_items, self.emb)
         self.sv = shop_vectors(data.item_shops, self.emb)
 
     def related(self, anchors: np.ndarray) -> np.ndarray:
-        return self.emb[anchors] @ self.emb.T
+        return self.emb[anchors] @ self.emb.T / self.w.tf_temperature + self.bias
 
     def cart(self, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
         q = _unit(np.asarray(carts.astype(np.float32) @ self.emb))
         known = users >= 0
         q[known] = _unit(q[known] + self.uv[users[known]])
-        return q @ self.emb.T
+        return q @ self.emb.T  # a mean of vectors is not a query the model was trained on: the cosine
 
     def shops(self, users: np.ndarray) -> np.ndarray:
         q = np.zeros((len(users), self.emb.shape[1]), np.float32)

@@ -31,7 +31,7 @@ class Weights:
     """Blend weights per task, tuned on validation (see ``recommender.py``)."""
 
     related_smooth: float = 30.0  # pseudo-baskets of the popularity prior in P(j | i)
-    related_tf: float = 0.01
+    related_tf: float = 0.2  # the TF model's share of P(j | anchor) for an anchor without history (see score)
     related_pop: float = 0.0
     related_ranker: float = 0.0  # 1 when the learned ranker (``ranker.py``) ordered the neighbour table
     cart_repeat: float = 1.0
@@ -44,6 +44,10 @@ class Weights:
     shop_tf: float = 0.0
     shop_pop: float = 0.1
     shop_new: float = 0.0  # extra weight of the EASE term on shops the shopper has not used yet
+    # How the TF model's cosine becomes its logit (from its training, not tuned): cosine / temperature
+    # plus the share of log popularity that its partial log-Q correction left out of the cosine.
+    tf_temperature: float = 0.1
+    tf_log_q: float = 0.5
 
 
 @dataclass
@@ -177,18 +181,42 @@ class RelatedCandidates:
     pop: np.ndarray  # popularity component of the candidate (log scale)
     prior: np.ndarray  # recent popularity share of the candidate
     group_prior: np.ndarray | None = None  # P(candidate | anchor's attribute groups), see ``stats.group_prior``
+    log_q: np.ndarray | None = None  # log popularity share of the candidate (``log_share``)
+
+    def tf_prob(self, w: Weights) -> np.ndarray:
+        """The TF model's own P(candidate | anchor), a softmax of its logit over the candidates.
+
+        Its cosine alone ranks against popularity (training removed half of log popularity from it),
+        so the logit adds that half back, as the model was trained to score.
+        """
+        valid = self.cand >= 0
+        z = self.tf / w.tf_temperature + (0.0 if self.log_q is None else w.tf_log_q * self.log_q)
+        z = z - np.max(z, axis=1, keepdims=True, initial=-1e30, where=valid)
+        e = np.where(valid, np.exp(np.minimum(z, 0.0)), 0.0)
+        return e / np.maximum(e.sum(axis=1, keepdims=True), 1e-30)
 
     def score(self, w: Weights, counts: np.ndarray) -> np.ndarray:
-        """P(j | anchor) smoothed toward recent popularity, plus the TF cosine and popularity.
+        """A mixture of two estimates of P(j | anchor): the co-occurrence counts (smoothed toward the
+        attribute groups' and recent popularity) and the TF model's, plus a popularity term.
 
-        The TF term is weighted by the anchor's evidence n / (n + s): on Complete Journey the vectors
-        of items with almost no history (attributes only) rank worse than recent popularity.
+        The TF model's share is ``related_tf`` for an anchor without history, falling as s / (n + s)
+        with the anchor's n baskets: the counts speak where there is evidence, the model's attribute
+        and neighbourhood knowledge where there is little.
         """
         s = w.related_smooth
         n = counts[self.anchors][:, None]
         prior = self.prior if self.group_prior is None else self.group_prior
         co = (self.together + s * prior) / (n + s)
-        return co + w.related_tf * (n / (n + s)) * self.tf + w.related_pop * self.pop
+        if not w.related_tf:
+            return co + w.related_pop * self.pop
+        share = w.related_tf * s / (n + s)
+        return (1.0 - share) * co + share * self.tf_prob(w) + w.related_pop * self.pop
+
+
+def log_share(counts: np.ndarray) -> np.ndarray:
+    """log of each item's share of basket lines, add-one smoothed (the TF model's log-Q term)."""
+    c = np.asarray(counts, np.float64)
+    return np.log((c + 1.0) / (c.sum() + len(c))).astype(np.float32)
 
 
 def related_candidates(
@@ -211,7 +239,8 @@ def related_candidates(
     else:
         tf = np.zeros(cand.shape, np.float32)
     safe = np.maximum(cand, 0)
-    return RelatedCandidates(anchors, cand, together, tf.astype(np.float32), pop[safe], prior[safe])
+    return RelatedCandidates(anchors, cand, together, tf.astype(np.float32), pop[safe], prior[safe],
+                             log_q=log_share(counts)[safe])
 
 
 def related_reasons(

@@ -23,6 +23,7 @@ from goodsassoc.engine.recommender import (
     recent_popularity,
     related_batch,
     shop_vectors,
+    untuned_weights,
     user_vectors,
 )
 from goodsassoc.engine.scoring import (
@@ -38,8 +39,9 @@ from goodsassoc.engine.scoring import (
 )
 from goodsassoc.engine.stats import group_levels
 
-REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
             for p in (0.0, 0.002)]
+REL_TOLERANCE = 0.002  # RELATED: relative NDCG@10 below the grid's best that still counts as a tie
 CART_GRID = [(r, g, t, p, k) for r in (0.5, 1.0, 2.0) for g in (0.1, 0.3, 1.0) for t in (0.0, 0.01)
              for p in (0.0,) for k in (0.0, 0.25, 0.5, 0.75)]
 SHOP_GRID = [(n, e, t, p, x) for n in (0.0, 0.1, 0.2, 0.3) for e in (0.0, 0.02, 0.05) for t in (0.0, 0.01, 0.05)
@@ -50,6 +52,14 @@ def _related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> Related
     """``related_batch`` over chunks of anchors (row-wise, so the same result; all at once peaks at gigabytes)."""
     parts = [related_batch(anchors[s : s + chunk], *args) for s in range(0, len(anchors), chunk)]
     return RelatedCandidates(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RelatedCandidates)))
+
+
+def choose_related_weights(scored: list[tuple[float, float, tuple]], tolerance: float = REL_TOLERANCE
+                           ) -> tuple[float, float, tuple]:
+    """(NDCG@10, rare-anchor NDCG@10, weights): the best on rare anchors among the weights within
+    ``tolerance`` of the best NDCG@10 (a related-products widget matters most where history is thin)."""
+    floor = max(x[0] for x in scored) * (1.0 - tolerance)
+    return max((x for x in scored if x[0] >= floor), key=lambda x: (x[1], x[0]))
 
 
 SHOP_NDCG_MARGIN = 0.001  # SHOPS: NDCG@10 the chosen weights keep above item-kNN's on validation
@@ -105,17 +115,23 @@ def earlier_period(val_data: TrainData, emb: np.ndarray, cfg: RecommenderConfig)
 def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConfig
          ) -> tuple[Weights, dict, Ranker | None]:
     """Grid-search the blend weights per task and train the related-items ranker on the validation queries."""
-    w, report = Weights(), {}
+    w, report = untuned_weights(cfg), {}
     counts = val_data.item_popularity
     cooc = cooccurrence(val_data)
     levels = group_levels(val_data.items, cooc, counts)
     cands = _related_in_chunks(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
-    best = (-1.0, None)
+    rare = _related_in_chunks(vq.cold_anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data),
+                              levels) if len(vq.cold_anchors) else None
+    scored = []
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p
         top, _ = rank(cands.cand, cands.score(w, counts), 10)
-        best = max(best, (metrics.mean_ndcg(top, vq.anchor_relevant), (a, t, p)), key=lambda x: x[0])
-    (w.related_smooth, w.related_tf, w.related_pop), report["related"] = best[1], best[0]
+        rare_nd = metrics.mean_ndcg(rank(rare.cand, rare.score(w, counts), 10)[0], vq.cold_relevant) if rare else 0.0
+        scored.append((metrics.mean_ndcg(top, vq.anchor_relevant), rare_nd, (a, t, p)))
+    nd, rare_nd, params = choose_related_weights(scored)
+    (w.related_smooth, w.related_tf, w.related_pop), report["related"] = params, nd
+    report["related_rare"], report["related_best_ndcg10"] = rare_nd, max(x[0] for x in scored)
+    del rare
     ranker = None
     if cfg.ranker is not None:  # stage two: trained and checked on validation and on the period before it
         periods = [Period(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels))]

@@ -194,3 +194,37 @@ def test_a_ranker_must_win_on_every_period():
     assert held["validation"]["ranker"] > held["validation"]["blend"] * (1.0 + cfg.min_gain)
     assert held["earlier"]["ranker"] < held["earlier"]["blend"]
     assert ranker is None and report["used"] is False
+
+
+def test_tf_probability_is_the_models_logit_over_the_candidates():
+    """A softmax over the valid candidates of cosine / temperature + its share of log popularity."""
+    c, _, counts = _candidates()
+    c.log_q = np.log(np.array([[0.5, 0.1, 0.1, 0.3]], np.float32))
+    w = Weights(tf_temperature=0.1, tf_log_q=0.5)
+    p = c.tf_prob(w)
+    z = np.array([0.5, 0.1, -0.2]) / 0.1 + 0.5 * np.log([0.5, 0.1, 0.1])
+    assert p[0, :3] == pytest.approx(np.exp(z) / np.exp(z).sum(), rel=1e-5)
+    assert p[0, 3] == 0.0  # no candidate
+    c.tf[:] = 0.0  # equal cosines: the more popular candidate is the likelier
+    assert c.tf_prob(w)[0, 0] > c.tf_prob(w)[0, 1]
+
+
+def test_tf_share_falls_with_the_anchors_history():
+    """Without history the model's estimate weighs ``related_tf``; with much history the counts decide."""
+    c, _, counts = _candidates()
+    w = Weights(related_smooth=10.0, related_tf=1.0, related_pop=0.0)
+    counts_only = Weights(related_smooth=10.0, related_tf=0.0, related_pop=0.0)
+    for n, share in ((0.0, 1.0), (10.0, 0.5), (990.0, 0.01)):
+        counts[0] = n
+        mixed, co = c.score(w, counts), c.score(counts_only, counts)
+        assert mixed[0, :3] == pytest.approx(((1 - share) * co + share * c.tf_prob(w))[0, :3], rel=1e-5)
+
+
+def test_related_weights_favour_rare_anchors_among_ties():
+    from goodsassoc.engine.tuning import REL_TOLERANCE, choose_related_weights
+
+    best = 0.1400
+    scored = [(best, 0.090, "best"), (best * (1 - REL_TOLERANCE / 2), 0.097, "tie, better on rare anchors"),
+              (best * (1 - 2 * REL_TOLERANCE), 0.120, "worse")]
+    assert choose_related_weights(scored)[2] == "tie, better on rare anchors"
+    assert choose_related_weights(scored, tolerance=0.0)[2] == "best"

@@ -9,7 +9,7 @@ from goodsassoc.engine import artifact, publish, scoring
 from goodsassoc.engine.peers import Popularity
 from goodsassoc.engine.protocol import eval_cart, eval_related
 from goodsassoc.engine.train import TrainConfig, train_embeddings
-from goodsassoc.engine.tuning import SHOP_NDCG_MARGIN, choose_shop_weights
+from goodsassoc.engine.tuning import REL_TOLERANCE, SHOP_NDCG_MARGIN, choose_shop_weights
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,13 @@ def test_shop_weights_rank_at_least_as_well_as_item_knn_on_validation(fitted):
     assert 0.0 < report["shops_reference"]["ndcg10"] <= 1.0 and 0.0 <= report["shops_new_recall5"] <= 1.0
     floor = min(report["shops_reference"]["ndcg10"] + SHOP_NDCG_MARGIN, report["shops_best_ndcg10"])
     assert floor <= report["shops"] <= report["shops_best_ndcg10"]
+
+
+def test_related_weights_rank_within_tolerance_of_the_best_on_validation(fitted):
+    report = fitted.tuning["validation"]
+    best = report["related_best_ndcg10"]
+    assert 0.0 < best * (1 - REL_TOLERANCE) <= report["related"] <= best
+    assert 0.0 <= report["related_rare"] <= 1.0
 
 
 def test_shop_weights_choice():
