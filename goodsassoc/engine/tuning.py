@@ -141,8 +141,10 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     del cands  # memory: the related candidates are not needed for the other tasks
     w.related_ranker = 1.0 if ranker is not None else 0.0
     # CART: the neighbour table of the cart items, the shopper's repeats and taste, popularity.
+    # The table is the blend's: the ranker trained on these baskets' anchors, so rows it ordered
+    # would flatter the neighbour term (it keeps the blend's mass per row, so the scale is alike).
     rows = np.unique(vq.carts.indices)
-    tables, _ = build_tables(val_data, emb, w, cfg, rows, ranker=ranker)
+    tables, _ = build_tables(val_data, emb, w, cfg, rows, ranker=None)
     size = np.maximum(np.asarray(vq.carts.sum(axis=1)).ravel(), 1.0)
     parts = {"nb": (sp.diags(1.0 / size) @ vq.carts @ tables.neighbours).tocsr()}
     users = vq.cart_users
