@@ -152,11 +152,24 @@ def load(directory: str | Path) -> tuple[ServingTables, dict]:
                               shape=tuple(arrays[f"{k}.shape"]))
     ranker = {k[len("ranker."):]: v for k, v in arrays.items() if k.startswith("ranker.")}
     kw["ranker"] = ranker or None
-    names = {f.name for f in fields(Weights)}
-    kw["weights"] = Weights(**{k: v for k, v in manifest["weights"].items() if k in names})
+    kw["weights"] = weights_of(manifest)
     tables = ServingTables(**kw)
     manifest["_arrays"] = {k: v for k, v in arrays.items() if k == "embeddings" or k.startswith("evidence.")}
     return tables, manifest
+
+
+def weights_of(manifest: dict) -> Weights:
+    """The manifest's blend weights. An artifact written before the TF model's logit entered the
+    related-items mixture (no ``tf_log_q``) takes the logit from its training configuration and
+    gives the model no share: its ``related_tf`` weighed a cosine, not a probability."""
+    names = {f.name for f in fields(Weights)}
+    w = {k: v for k, v in manifest["weights"].items() if k in names}
+    if "tf_log_q" not in w:
+        config = manifest.get("training", {}).get("config", {})
+        w["tf_temperature"] = config.get("temperature", Weights.tf_temperature)
+        w["tf_log_q"] = config.get("log_q_weight", Weights.tf_log_q)
+        w["related_tf"] = 0.0
+    return Weights(**w)
 
 
 def load_frames(directory: str | Path) -> dict[str, pd.DataFrame]:

@@ -209,12 +209,16 @@ class RelatedCandidates:
         co = (self.together + s * prior) / (n + s)
         if not w.related_tf:
             return co + w.related_pop * self.pop
-        share = w.related_tf * s / (n + s)
+        # An anchor without a vector (a product new since training, in a rescore) has only zero
+        # cosines: the model knows nothing of it, and its "estimate" would be popularity alone.
+        known = np.abs(self.tf).max(axis=1, keepdims=True, initial=0.0) > 0
+        share = np.clip(w.related_tf * s / (n + s), 0.0, 1.0) * known
         return (1.0 - share) * co + share * self.tf_prob(w) + w.related_pop * self.pop
 
 
 def log_share(counts: np.ndarray) -> np.ndarray:
-    """log of each item's share of basket lines, add-one smoothed (the TF model's log-Q term)."""
+    """log of each item's share of basket memberships (``counts``: baskets holding it), add-one
+    smoothed: the TF model's log-Q term."""
     c = np.asarray(counts, np.float64)
     return np.log((c + 1.0) / (c.sum() + len(c))).astype(np.float32)
 

@@ -126,7 +126,8 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p
         top, _ = rank(cands.cand, cands.score(w, counts), 10)
-        rare_nd = metrics.mean_ndcg(rank(rare.cand, rare.score(w, counts), 10)[0], vq.cold_relevant) if rare else 0.0
+        rare_nd = (metrics.mean_ndcg(rank(rare.cand, rare.score(w, counts), 10)[0], vq.cold_relevant)
+                   if rare is not None else 0.0)
         scored.append((metrics.mean_ndcg(top, vq.anchor_relevant), rare_nd, (a, t, p)))
     nd, rare_nd, params = choose_related_weights(scored)
     (w.related_smooth, w.related_tf, w.related_pop), report["related"] = params, nd

@@ -228,3 +228,24 @@ def test_related_weights_favour_rare_anchors_among_ties():
               (best * (1 - 2 * REL_TOLERANCE), 0.120, "worse")]
     assert choose_related_weights(scored)[2] == "tie, better on rare anchors"
     assert choose_related_weights(scored, tolerance=0.0)[2] == "best"
+
+
+def test_an_anchor_without_a_vector_keeps_the_counts_estimate():
+    """A product new since training (rescored with a zero vector) is not handed to popularity."""
+    c, _, counts = _candidates()
+    c.tf[:] = 0.0
+    c.log_q = np.log(np.array([[0.5, 0.1, 0.1, 0.3]], np.float32))
+    mixed = c.score(Weights(related_smooth=10.0, related_tf=1.0, related_pop=0.0), counts)
+    counts_only = c.score(Weights(related_smooth=10.0, related_tf=0.0, related_pop=0.0), counts)
+    assert mixed[0, :3] == pytest.approx(counts_only[0, :3])
+
+
+def test_weights_of_an_artifact_written_before_the_tf_logit():
+    from goodsassoc.engine.artifact import weights_of
+
+    old = {"weights": {"related_smooth": 30.0, "related_tf": 0.2, "cart_repeat": 2.0},
+           "training": {"config": {"temperature": 0.05, "log_q_weight": 0.25}}}
+    w = weights_of(old)
+    assert (w.related_tf, w.tf_temperature, w.tf_log_q, w.cart_repeat) == (0.0, 0.05, 0.25, 2.0)
+    new = {"weights": {"related_tf": 1.0, "tf_temperature": 0.1, "tf_log_q": 0.5}}
+    assert weights_of(new).related_tf == 1.0
