@@ -171,7 +171,8 @@ def train_ranker(feats: np.ndarray, cand: np.ndarray, relevant: list[np.ndarray]
     import keras
 
     y = _targets(cand, relevant)
-    keep = y.sum(axis=1) > 0  # anchors whose co-bought items are among the candidates
+    keep = np.flatnonzero(y.sum(axis=1) > 0)  # anchors whose co-bought items are among the candidates
+    keep = keep[np.random.default_rng(cfg.seed).permutation(len(keep))]  # shuffled once, in the one copy
     xs, y, valid = feats[keep], y[keep], cand[keep] >= 0
     y = y / y.sum(axis=1, keepdims=True)
     flat = xs[valid]
@@ -191,8 +192,7 @@ def train_ranker(feats: np.ndarray, cand: np.ndarray, relevant: list[np.ndarray]
     model = keras.Model([inp, m], logits)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    order = np.random.default_rng(cfg.seed).permutation(len(xs))
-    model.fit([xs[order], mask[order]], y[order], batch_size=cfg.batch, epochs=cfg.epochs, shuffle=False, verbose=0)
+    model.fit([xs, mask], y, batch_size=cfg.batch, epochs=cfg.epochs, shuffle=False, verbose=0)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     layers = [(np.asarray(d.kernel.numpy(), np.float32), np.asarray(d.bias.numpy(), np.float32)) for d in dense]
     return Ranker(mean.astype(np.float32), std.astype(np.float32), layers, cfg.depth)
