@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from goodsassoc.engine import metrics
-from goodsassoc.engine.data import TrainData, cooccurrence, encode, rows_of, time_split
+from goodsassoc.engine.data import TrainData, cooccurrence, encode, time_split
 from goodsassoc.engine.peers import ItemKNN
 from goodsassoc.engine.protocol import Queries, build_queries
 from goodsassoc.engine.ranker import Period, Ranker, fit_ranker, pair_context
@@ -38,6 +38,7 @@ from goodsassoc.engine.scoring import (
     shop_components,
 )
 from goodsassoc.engine.stats import group_levels
+from goodsassoc.engine.train import train_embeddings
 
 REL_GRID = [(s, t, p) for s in (10.0, 30.0, 100.0) for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
             for p in (0.0, 0.002)]
@@ -89,12 +90,11 @@ def shop_reference(val_data: TrainData, quality) -> tuple[float, float]:
     return best
 
 
-def earlier_period(val_data: TrainData, emb: np.ndarray, cfg: RecommenderConfig) -> Period | None:
+def earlier_period(val_data: TrainData, cfg: RecommenderConfig) -> Period | None:
     """The ranker's second period: the days before validation, statistics from the lines before them.
 
-    The TF vectors are the validation ones, trained on lines that include this period, so the TF
-    cosine of this period's pairs is somewhat flattered (no vectors without it exist; a third
-    training would cost a minute): a ranker leaning on it looks a little better here than it is.
+    Its TF vectors are trained on those lines too (a third, shorter training): vectors that had
+    seen this period would flatter the model's share of the blend and the ranker's TF inputs here.
     """
     if val_data.lines is None:
         return None
@@ -105,7 +105,7 @@ def earlier_period(val_data: TrainData, emb: np.ndarray, cfg: RecommenderConfig)
     q = build_queries(split, data, cfg.seed, cfg.ranker.earlier_anchors, 1)
     if len(q.anchors) * cfg.ranker.holdout < cfg.ranker.min_anchors:  # a holdout too small to veto anything
         return None
-    emb_e = emb[rows_of(val_data.item_ids, data.item_ids)]
+    emb_e = train_embeddings(data, cfg.train).embeddings
     counts, cooc = data.item_popularity, cooccurrence(data)
     levels = group_levels(data.items, cooc, counts)
     cands = _related_in_chunks(q.anchors, cooc, counts, emb_e, _pop_score(counts), recent_popularity(data), levels)
@@ -136,7 +136,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     ranker = None
     if cfg.ranker is not None:  # stage two: trained and checked on validation and on the period before it
         periods = [Period(cands, vq.anchor_relevant, pair_context(val_data.items, counts, levels))]
-        earlier = earlier_period(val_data, emb, cfg) if cfg.ranker.earlier_anchors else None
+        earlier = earlier_period(val_data, cfg) if cfg.ranker.earlier_anchors else None
         ranker, report["ranker"] = fit_ranker(periods + ([earlier] if earlier else []), w, cfg.ranker)
         del periods, earlier
     del cands  # memory: the related candidates are not needed for the other tasks

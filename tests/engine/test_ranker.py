@@ -155,11 +155,12 @@ def test_earlier_period_is_carved_before_validation(slice_split):
     data, _ = slice_split
     cfg = small_config()
     cfg.ranker = RankerConfig(earlier_anchors=500)
-    period = earlier_period(data, _unit_vectors(data.n_items), cfg)
+    period = earlier_period(data, cfg)
     assert period is not None and period.name == "earlier"
     assert 10 < len(period.cands.anchors) <= 500 and len(period.relevant) == len(period.cands.anchors)
     assert period.cands.cand.max() < data.n_items  # indices of the earlier catalogue, a subset of this one
     assert period.ctx.counts.sum() < data.item_popularity.sum()  # statistics from fewer lines
+    assert np.abs(period.cands.tf).max() > 0  # its own TF vectors, trained on those fewer lines
     sub, blend = shortlist(period.cands, Weights(), period.ctx.counts, 20)
     tie = compare(_copy_of_blend(20), sub.cand, pair_features(sub, period.ctx, Weights(), blend), period.relevant)
     assert 0.0 < tie["blend"] < 1.0 and tie["ranker"] == pytest.approx(tie["blend"])
