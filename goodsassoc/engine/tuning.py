@@ -55,12 +55,17 @@ def _related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> Related
     return RelatedCandidates(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RelatedCandidates)))
 
 
+def _best_second_above(scored: list[tuple[float, float, tuple]], floor: float) -> tuple[float, float, tuple]:
+    """Of the (NDCG@10, second metric, weights) at or above ``floor`` in NDCG@10, the best on the
+    second metric (then on NDCG@10)."""
+    return max((s for s in scored if s[0] >= floor), key=lambda s: (s[1], s[0]))
+
+
 def choose_related_weights(scored: list[tuple[float, float, tuple]], tolerance: float = REL_TOLERANCE
                            ) -> tuple[float, float, tuple]:
     """(NDCG@10, rare-anchor NDCG@10, weights): the best on rare anchors among the weights within
     ``tolerance`` of the best NDCG@10 (a related-products widget matters most where history is thin)."""
-    floor = max(x[0] for x in scored) * (1.0 - tolerance)
-    return max((x for x in scored if x[0] >= floor), key=lambda x: (x[1], x[0]))
+    return _best_second_above(scored, max(x[0] for x in scored) * (1.0 - tolerance))
 
 
 SHOP_NDCG_MARGIN = 0.001  # SHOPS: NDCG@10 the chosen weights keep above item-kNN's on validation
@@ -74,8 +79,7 @@ def choose_shop_weights(scored: list[tuple[float, float, tuple]], reference_ndcg
     Discovery is the widget's point; ranking may fall from the grid's best to item-kNN's level, not
     below it.
     """
-    floor = min(reference_ndcg + margin, max(s[0] for s in scored))
-    return max((s for s in scored if s[0] >= floor), key=lambda s: (s[1], s[0]))
+    return _best_second_above(scored, min(reference_ndcg + margin, max(s[0] for s in scored)))
 
 
 def shop_reference(val_data: TrainData, quality) -> tuple[float, float]:
@@ -119,9 +123,9 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     counts = val_data.item_popularity
     cooc = cooccurrence(val_data)
     levels = group_levels(val_data.items, cooc, counts)
-    cands = _related_in_chunks(vq.anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
-    rare = _related_in_chunks(vq.cold_anchors, cooc, counts, emb, _pop_score(counts), recent_popularity(val_data),
-                              levels) if len(vq.cold_anchors) else None
+    stats = (cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
+    cands = _related_in_chunks(vq.anchors, *stats)
+    rare = _related_in_chunks(vq.cold_anchors, *stats) if len(vq.cold_anchors) else None
     scored = []
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p
