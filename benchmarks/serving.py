@@ -20,8 +20,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,15 +72,20 @@ def ensure_model(skip_training: bool) -> dict:
     run = TrainingRun.objects.get(pk=summary["run"])
     rows = sum(run.counts.get("published_rows", {}).values())
     results["refresh"] = {"seconds": time.perf_counter() - started, "rows": rows,
-                          "publish_seconds": run.timings.get("publish", 0.0), **summary}
+                          "publish_seconds": run.timings.get("publish", 0.0), "cards": run.counts.get("cards", 0),
+                          "cards_seconds": run.timings.get("cards", 0.0), **summary}
     print(f"  {summary['status']}: {rows:,} rows published in {run.timings.get('publish', 0):.1f} s", flush=True)
     results["measured"] = {"date": time.strftime("%Y-%m-%d"), "load": round(os.getloadavg()[1], 1)}
     saved.write_text(json.dumps(results, default=str))
     return results
 
 
-def start_server(cache: str, workers: int) -> tuple[subprocess.Popen, int]:
-    return start_gunicorn(workers, {"BENCH_CACHE": cache})
+# (label, Django cache, product cards): the cold state without cards reads the host's products.
+STATES = (("warm cache", "redis", True), ("cold cache", "none", True), ("cold cache, cards off", "none", False))
+
+
+def start_server(cache: str, workers: int, cards: bool = True) -> tuple[subprocess.Popen, int]:
+    return start_gunicorn(workers, {"BENCH_CACHE": cache, "BENCH_CARDS": "on" if cards else "off"})
 
 
 def client(port: int, paths: list[str], seconds: float, seed: int) -> list[float]:
@@ -115,16 +122,43 @@ def warm_up(port: int, paths: list[str], passes: int, clients: int) -> None:
         list(pool.map(_each, [port] * clients, [todo[i::clients] for i in range(clients)]))
 
 
-def load(port: int, paths: list[str], seconds: float, clients: int) -> dict:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server's workers and by PostgreSQL's processes (Linux /proc)."""
+    used = {"server": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parent, ticks = int(fields[1]), int(fields[11]) + int(fields[12])  # ppid, utime + stime
+        if name == "postgres":
+            used["postgres"] += ticks / TICK
+        elif int(entry) == server_pid or parent == server_pid:
+            used["server"] += ticks / TICK
+    return used
+
+
+def load(port: int, paths: list[str], seconds: float, clients: int, server_pid: int = 0) -> dict:
+    before = cpu_seconds(server_pid) if server_pid else {}
     with ProcessPoolExecutor(clients) as pool:
         runs = list(pool.map(client, [port] * clients, [paths] * clients, [seconds] * clients, range(clients)))
+    after = cpu_seconds(server_pid) if server_pid else {}
     latencies = sorted(x for run in runs for x in run)
 
     def pct(p: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))]
 
+    cpu = {f"{k}_ms": 1000 * (after[k] - before[k]) / max(len(latencies), 1) for k in after}
     return {"requests": len(latencies), "rps": len(latencies) / seconds, "p50": 1000 * statistics.median(latencies),
-            "p95": pct(0.95), "p99": pct(0.99)}
+            "p95": pct(0.95), "p99": pct(0.99), **cpu}
 
 
 def request_paths(count: int = 2000, seed: int = 0) -> dict[str, list[str]]:
@@ -145,7 +179,7 @@ def _merge(runs: list[dict], seconds: float) -> dict:
     """Several runs of one endpoint as one: requests/s over all of them, percentiles of the medians."""
     requests = sum(r["requests"] for r in runs)
     out = {"requests": requests, "rps": requests / (seconds * len(runs))}
-    for key in ("p50", "p95", "p99"):
+    for key in ("p50", "p95", "p99", "server_ms", "postgres_ms"):
         out[key] = statistics.median(r[key] for r in runs)
     return out
 
@@ -159,17 +193,17 @@ def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rou
     paths = request_paths()
     runs: dict[str, list[dict]] = {}
     ratios: dict[str, list[float]] = {}
-    for cache in ("warm", "cold"):
-        server, port = start_server("redis" if cache == "warm" else "none", workers)
+    for state, cache, cards in STATES:
+        server, port = start_server(cache, workers, cards)
         try:
             client(port, paths["trivial"], 1.0, 0)
             for _ in range(rounds):
                 for name in ("related", "cart"):
-                    key = f"{name} ({cache} cache)"
-                    if cache == "warm":  # again each time: in-process copies live a minute
+                    key = f"{name} ({state})"
+                    if state == "warm cache":  # again each time: in-process copies live a minute
                         warm_up(port, paths[name], passes, clients)
-                    trivial = load(port, paths["trivial"], seconds, clients)
-                    widget = load(port, paths[name], seconds, clients)
+                    trivial = load(port, paths["trivial"], seconds, clients, server.pid)
+                    widget = load(port, paths[name], seconds, clients, server.pid)
                     runs.setdefault("trivial", []).append(trivial)
                     runs.setdefault(key, []).append(widget)
                     ratios.setdefault(key, []).append(widget["rps"] / trivial["rps"])
@@ -186,8 +220,11 @@ def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rou
 
 
 def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
-    """Where a cold related-products widget spends its time, in this process (median ms)."""
+    """Where a cold related-products widget spends its time, in this process (median ms): with
+    product cards (the default), and with cards switched off, when it reads the host's products."""
+    from django.conf import settings
     from django.core.cache import cache
+    from django.test import override_settings
 
     from goodsassoc import hosts, selectors, widget_cache
 
@@ -196,28 +233,43 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     adapter = hosts.get_adapter()
     limit = 10
     loaded = selectors.products_loaded(limit)  # what the widget asks the host for, plus the anchor
-    host = f"the host's products (ORM query, up to {loaded + 1} rows)"
-    parts: dict[str, list[float]] = {"whole widget": [], "published rows (one UNION query)": [], host: [],
-                                     f"links of {limit} products (get_absolute_url)": []}
-    for key in rng.sample(products, samples):
+    whole, off = "whole widget, product cards (default)", "whole widget, cards off (reads the host's products)"
+    rows_part = "its one query: published rows and their cards (UNION)"
+    host = f"cards off: the host's products (ORM query, up to {loaded + 1} rows)"
+    links = f"cards off: links of {limit} products (get_absolute_url)"
+    parts: dict[str, list[float]] = {whole: [], rows_part: [], off: [], host: [], links: []}
+
+    def timed(name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        value = call(*args, **kwargs)
+        parts[name].append(time.perf_counter() - started)
+        return value
+
+    def cold() -> None:
         cache.clear()
         widget_cache.clear_local()
-        started = time.perf_counter()
-        selectors.related_products(key, limit=limit)
-        parts["whole widget"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        rows = selectors._fetch([selectors._rules_branch("related", [key]),
-                                 selectors._popular_branch([("all", "")], limit * 3), selectors._related_branch([key])])
-        parts["published rows (one UNION query)"].append(time.perf_counter() - started)
-        ranked = sorted(rows.related.get(key, []), key=lambda r: r[5])  # by published rank
-        keys = [r[0] for r in ranked[:loaded]] + [key]
-        started = time.perf_counter()
-        objects = list(adapter.get_queryset().filter(pk__in=keys).order_by())
-        parts[host].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        for obj in objects[:limit]:
-            obj.get_absolute_url()
-        parts[f"links of {limit} products (get_absolute_url)"].append(time.perf_counter() - started)
+
+    def host_products(wanted: list[str]) -> list[Any]:
+        return list(adapter.get_queryset().filter(pk__in=wanted).order_by())
+
+    def links_of(objects: list[Any]) -> list[str]:
+        return [obj.get_absolute_url() for obj in objects[:limit]]
+
+    keys = rng.sample(products, samples)
+    for key in keys:
+        cold()
+        timed(whole, selectors.related_products, key, limit=limit)
+        timed(rows_part, selectors._fetch, [
+            selectors._rules_branch("related", [key]), selectors._popular_branch([("all", "")], limit * 3),
+            selectors._related_branch([key]), selectors._card_branch([key])])
+    with override_settings(GOODSASSOC={**settings.GOODSASSOC, "PRODUCT_CARDS": False}):
+        for key in keys:
+            cold()
+            timed(off, selectors.related_products, key, limit=limit)
+            rows = selectors._fetch([selectors._related_branch([key])])
+            ranked = sorted(rows.related.get(key, []), key=lambda r: r[5])  # by published rank
+            objects = timed(host, host_products, [r[0] for r in ranked[:loaded]] + [key])
+            timed(links, links_of, objects)
     return {name: 1000 * statistics.median(values) for name, values in parts.items()}
 
 
@@ -241,18 +293,23 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"(other work on the machine slows both sides of each ratio, and the absolute figures). "
         f"Warm cache: Redis and each worker's in-process copies, filled by requesting each of the "
         f"2,000 paths {passes} times just before the measured run (a worker only keeps what it served); "
-        f"cold cache: no cache at all (`DummyCache`), every request reads PostgreSQL.",
+        f"cold cache: no cache at all (`DummyCache`), every request reads PostgreSQL; cards off: the same "
+        f"with `PRODUCT_CARDS = False`, so that each widget also reads the host's products (as before cards).",
         "",
         f"Each widget ran {rounds} times for {seconds:.0f} s, each time right after {seconds:.0f} s of the trivial "
         f"endpoint; its ratio is the median over those rounds of its requests/s over the trivial run's just "
         f"before (requests/s and latencies below are over all runs).",
         "",
-        "| endpoint | requests/s | ratio to trivial | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|",
+        "CPU per request: CPU time of the gunicorn processes and of PostgreSQL's processes during a run, "
+        "over its requests (median over runs; from /proc).",
+        "",
+        "| endpoint | requests/s | ratio to trivial | p50 ms | p95 ms | p99 ms | CPU ms/request: server "
+        "| PostgreSQL |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in endpoints.items():
         lines.append(f"| {name} | {r['rps']:,.0f} | {r.get('ratio', r['rps'] / trivial):.2f} | {r['p50']:.1f} "
-                     f"| {r['p95']:.1f} | {r['p99']:.1f} |")
+                     f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['server_ms']:.2f} | {r['postgres_ms']:.2f} |")
     warm = min(endpoints[f"{w} (warm cache)"]["ratio"] for w in ("related", "cart"))
     cold = min(endpoints[f"{w} (cold cache)"]["ratio"] for w in ("related", "cart"))
     if breakdown:
@@ -276,6 +333,9 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
     rate = r["rows"] / r["publish_seconds"] if r["publish_seconds"] else 0
     lines.append(f"Scores refresh: {r['rows']:,} rows published in {r['publish_seconds']:.1f} s "
                  f"({rate:,.0f} rows/s; whole refresh {r['seconds']:.0f} s).")
+    if r.get("cards"):
+        lines.append(f"Product cards: {r['cards']:,} written in {r['cards_seconds']:.1f} s (the run's last stage, "
+                     "as the scheduled card sync does).")
     return "\n".join(lines)
 
 

@@ -11,7 +11,8 @@ from shop_demo.settings import GOODSASSOC, VAR_DIR  # noqa: E402
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "benchmarks.urls"
-GOODSASSOC = {**GOODSASSOC, "EVENTS_THROTTLE_RATE": None, "ARTIFACT_DIR": str(VAR_DIR / "bench-artifacts")}
+GOODSASSOC = {**GOODSASSOC, "EVENTS_THROTTLE_RATE": None, "ARTIFACT_DIR": str(VAR_DIR / "bench-artifacts"),
+              "PRODUCT_CARDS": os.environ.get("BENCH_CARDS", "on") != "off"}  # off: widgets read the host's products
 
 # The serving benchmark runs one server with Redis as the cache (warm) and one without (cold).
 _cache = os.environ.get("BENCH_CACHE", "locmem")

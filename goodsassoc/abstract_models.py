@@ -263,6 +263,27 @@ class AbstractPopularItem(models.Model):
         indexes = [models.Index(fields=["version", "scope", "scope_key", "rank"], name="ga_popular_lookup")]
 
 
+class AbstractProductCard(models.Model):
+    """What a widget shows of a host product, kept beside the published rows (goodsassoc.cards),
+    so that a widget reads its recommendations and their cards in one query."""
+
+    product_key = models.CharField(max_length=64, primary_key=True)
+    title = models.CharField(max_length=500, blank=True)
+    price = models.FloatField(null=True, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    shop_key = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=500, blank=True, help_text=_("The category path, levels joined by ' > '."))
+    available = models.BooleanField(default=True)
+    synced_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("product card")
+
+    def __str__(self) -> str:
+        return f"{self.product_key}: {self.title}"
+
+
 class AbstractMerchantRule(models.Model):
     """A merchant's override: pin, boost or block a product, for one anchor product or everywhere."""
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from goodsassoc import admin_feedback, charts
 from goodsassoc.admin_feedback import BoundedPaginator, RecentFilter
-from goodsassoc.models import IdentityLink, Interaction, MerchantRule, ModelVersion, TrainingRun
+from goodsassoc.models import IdentityLink, Interaction, MerchantRule, ModelVersion, ProductCard, TrainingRun
 
 EXPORT_COLUMNS = ["timestamp", "kind", "product_key", "shop_key", "quantity", "value", "basket_key", "source",
                   "user_pseudonym", "anonymous_id", "event_id"]
@@ -53,6 +53,23 @@ class MerchantRuleAdmin(admin.ModelAdmin):
     list_editable = ("active",)
     list_filter = ("action", "widget", "active")
     search_fields = ("=anchor_key", "=target_key", "note")
+
+
+@admin.register(ProductCard)
+class ProductCardAdmin(admin.ModelAdmin):
+    """What the widgets show of each product (read-only: cards follow the products, goodsassoc.cards)."""
+
+    list_display = ("product_key", "title", "price", "shop_key", "category", "available", "synced_at")
+    list_filter = ("available",)
+    search_fields = ("=product_key", "title")
+    show_full_result_count = False
+    readonly_fields = [f.name for f in ProductCard._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ModelVersion)

@@ -12,9 +12,10 @@ class GoodsassocConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from goodsassoc import checks, receivers  # noqa: F401  (checks register themselves)
+        from goodsassoc import cards, checks, receivers  # noqa: F401  (checks register themselves)
 
         receivers.connect_builtin_receivers()
+        cards.connect()
         post_migrate.connect(receivers.ensure_retrain_schedule, sender=self,
                              dispatch_uid="goodsassoc.ensure_retrain_schedule")
         with contextlib.suppress(Exception):  # a bad SIGNALS entry is reported by check goodsassoc.E007
@@ -24,8 +25,9 @@ class GoodsassocConfig(AppConfig):
 
 def _reconnect_signals(*, setting: str, **kwargs: object) -> None:
     if setting == "GOODSASSOC":
-        from goodsassoc import receivers
+        from goodsassoc import cards, receivers
 
+        cards.connect()
         try:
             receivers.connect_host_signals()
         except Exception:

@@ -26,7 +26,7 @@ POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE"
                  "SERVED_VERSION_CACHE_SECONDS", "WIDGET_CACHE_SECONDS", "RECENTLY_BOUGHT_DAYS",
                  "TRAINING_WINDOW_DAYS", "NEIGHBOURS", "HOLDOUT_DAYS", "QUALITY_GATE_MIN_QUERIES", "KEEP_VERSIONS",
                  "TASK_SOFT_TIME_LIMIT", "ATTRIBUTION_WINDOW_HOURS", "FEEDBACK_SUMMARY_DAYS",
-                 "INTERACTION_EXPORT_MAX_ROWS")
+                 "INTERACTION_EXPORT_MAX_ROWS", "PRODUCT_CARD_MAX_AGE")
 NON_NEGATIVE_INTS = ("WIDGET_LOCAL_CACHE_SECONDS", "WIDGET_LOCAL_CACHE_SIZE")  # 0 switches off
 MIDDLEWARE_PATH = "goodsassoc.middleware.AnonymousIdMiddleware"
 
@@ -146,10 +146,10 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
     if key is not None and (not isinstance(key, (str, bytes)) or len(key) < 32):
         errors.append(_error(11, "GOODSASSOC['PSEUDONYM_KEY'] must be a string of at least 32 characters.",
                              "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"))
-    crontab = user.get("RETRAIN_CRONTAB", DEFAULTS["RETRAIN_CRONTAB"])
-    if crontab is not None and (not isinstance(crontab, str) or len(crontab.split()) != 5):
-        errors.append(_error(13, f"GOODSASSOC['RETRAIN_CRONTAB'] = {crontab!r} is not a crontab like '30 3 * * *'.",
-                             "Five fields: minute hour day-of-month month day-of-week; None for no schedule."))
+    errors += _crontab_errors(user, "RETRAIN_CRONTAB", 13)
+    if not isinstance(user.get("PRODUCT_CARDS", True), bool):
+        errors.append(_error(20, "GOODSASSOC['PRODUCT_CARDS'] must be True or False."))
+    errors += _crontab_errors(user, "PRODUCT_CARDS_CRONTAB", 19)
     tolerance = user.get("QUALITY_GATE_TOLERANCE", DEFAULTS["QUALITY_GATE_TOLERANCE"])
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
         errors.append(_error(14, f"GOODSASSOC['QUALITY_GATE_TOLERANCE'] = {tolerance!r} must be a number in [0, 1)."))
@@ -161,16 +161,21 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
     return errors
 
 
+def _crontab_errors(user: dict[str, Any], key: str, number: int) -> list[Error]:
+    crontab = user.get(key, DEFAULTS[key])
+    if crontab is None or (isinstance(crontab, str) and len(crontab.split()) == 5):
+        return []
+    return [_error(number, f"GOODSASSOC['{key}'] = {crontab!r} is not a crontab like {DEFAULTS[key]!r}.",
+                   "Five fields: minute hour day-of-month month day-of-week; None for no schedule.")]
+
+
 def _feedback_errors(user: dict[str, Any]) -> list[Error]:
     errors = []
     weight = user.get("FEEDBACK_WEIGHT", DEFAULTS["FEEDBACK_WEIGHT"])
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
         errors.append(_error(15, f"GOODSASSOC['FEEDBACK_WEIGHT'] = {weight!r} must be a number >= 0.",
                              "0 means credited add-to-carts and purchases weigh as much as any other."))
-    crontab = user.get("FEEDBACK_SUMMARY_CRONTAB", DEFAULTS["FEEDBACK_SUMMARY_CRONTAB"])
-    if crontab is not None and (not isinstance(crontab, str) or len(crontab.split()) != 5):
-        errors.append(_error(16, f"GOODSASSOC['FEEDBACK_SUMMARY_CRONTAB'] = {crontab!r} is not a crontab like "
-                                 "'*/15 * * * *'.", "None for no schedule."))
+    errors += _crontab_errors(user, "FEEDBACK_SUMMARY_CRONTAB", 16)
     if not isinstance(user.get("FEEDBACK_TRACKING", True), bool):
         errors.append(_error(17, "GOODSASSOC['FEEDBACK_TRACKING'] must be True or False."))
     for problem in config_errors(user.get("AB_TESTS", {})):

@@ -72,6 +72,13 @@ DEFAULTS: dict[str, Any] = {
     # saving the shared cache's round trip (0 switches it off; off anyway with DummyCache).
     "WIDGET_LOCAL_CACHE_SIZE": 2000,
     "WIDGET_LOCAL_CACHE_SECONDS": 60,
+    # Product cards (goodsassoc.cards): what widgets show of a product (title, price, link, shop,
+    # category, availability), copied into goodsassoc's table so that a widget needs one query.
+    # Written at publish, when a product is saved or deleted, and by the scheduled sync; a card
+    # older than PRODUCT_CARD_MAX_AGE seconds is not used (the product is read from the host).
+    "PRODUCT_CARDS": True,
+    "PRODUCT_CARD_MAX_AGE": 3600,
+    "PRODUCT_CARDS_CRONTAB": "*/10 * * * *",  # default schedule of the full sync; None: none
     # Leave out of "complete your cart" what the shopper bought in the last RECENTLY_BOUGHT_DAYS.
     "EXCLUDE_RECENTLY_BOUGHT": False,
     "RECENTLY_BOUGHT_DAYS": 30,

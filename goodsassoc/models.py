@@ -10,6 +10,7 @@ from goodsassoc.abstract_models import (
     AbstractMerchantRule,
     AbstractModelVersion,
     AbstractPopularItem,
+    AbstractProductCard,
     AbstractRecommendationClick,
     AbstractRelatedItem,
     AbstractServingState,
@@ -25,8 +26,8 @@ from goodsassoc.abstract_models import (
 __all__ = [
     "AttributedConversion", "FeedbackDaily", "FeedbackItemDaily", "ImpressionSet", "RecommendationClick",
     "IdentityLink", "Interaction", "InteractionKind", "InteractionSource", "MerchantRule", "ModelVersion",
-    "PopularItem", "RelatedItem", "RunStatus", "ServingState", "ShopperItem", "ShopperShop", "TrainingRun",
-    "VersionStatus",
+    "PopularItem", "ProductCard", "RelatedItem", "RunStatus", "ServingState", "ShopperItem", "ShopperShop",
+    "TrainingRun", "VersionStatus",
 ]
 
 
@@ -82,6 +83,12 @@ class PopularItem(AbstractPopularItem):
     class Meta(AbstractPopularItem.Meta):
         abstract = False
         db_table = "goodsassoc_popular_item"
+
+
+class ProductCard(AbstractProductCard):
+    class Meta(AbstractProductCard.Meta):
+        abstract = False
+        db_table = "goodsassoc_product_card"
 
 
 class MerchantRule(AbstractMerchantRule):

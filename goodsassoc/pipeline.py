@@ -1,4 +1,5 @@
-"""The one pipeline: extract -> evaluate on a holdout -> quality gate -> train -> score -> publish.
+"""The one pipeline: extract -> evaluate on a holdout -> quality gate -> train -> score -> publish
+(then the product cards the widgets show, goodsassoc.cards).
 
 Called by the Celery tasks and by ``manage.py goodsassoc_retrain``. Every run is recorded in
 :class:`~goodsassoc.models.TrainingRun` (status, stage and progress while it runs, timings,
@@ -22,7 +23,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Max
 from django.utils import timezone
 
-from goodsassoc import extract, locks, publishing, training
+from goodsassoc import cards, extract, locks, publishing, training
 from goodsassoc.conf import ga_settings
 from goodsassoc.models import Interaction, ModelVersion, RunStatus, TrainingRun, VersionStatus
 
@@ -33,7 +34,7 @@ TRANSIENT = (OperationalError, InterfaceError, ConnectionError)
 MIN_BASKETS = 10
 # Share of the run each stage takes, for the progress bar.
 STAGES = {"extract": (0.0, 0.1), "holdout": (0.1, 0.45), "train": (0.45, 0.8), "score": (0.8, 0.9),
-          "publish": (0.9, 1.0)}
+          "publish": (0.9, 0.97), "cards": (0.97, 1.0)}
 
 
 class RunRejected(Exception):
@@ -176,6 +177,7 @@ def _retrain(run: TrainingRun, reporter: _Reporter) -> None:
         run.counts["published_rows"] = publishing.write_version(version.pk, tables, reporter.engine("publish"))
         publishing.publish(version)
         prune_artifacts()
+    _sync_cards(run, reporter)
 
 
 def _refresh(run: TrainingRun, reporter: _Reporter) -> None:
@@ -193,6 +195,15 @@ def _refresh(run: TrainingRun, reporter: _Reporter) -> None:
     with reporter.stage("publish"):
         run.counts["published_rows"] = publishing.write_version(version.pk, tables, reporter.engine("publish"))
         publishing.publish(version)
+    _sync_cards(run, reporter)
+
+
+def _sync_cards(run: TrainingRun, reporter: _Reporter) -> None:
+    """The cards of every product, as the new version's widgets will show them."""
+    if not cards.enabled():
+        return
+    with reporter.stage("cards"):
+        run.counts["cards"] = cards.sync(on_progress=lambda done, total: reporter.progress("cards", done, total))
 
 
 def quality_gate(holdout: training.Holdout, served: ModelVersion | None) -> dict:

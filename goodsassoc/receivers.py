@@ -89,7 +89,7 @@ def connect_builtin_receivers() -> None:
 
 def ensure_retrain_schedule(sender: Any, **kwargs: Any) -> None:
     """After migrate: create the default schedules once (then they are the merchant's to edit):
-    retraining, and the refresh of the feedback dashboard's summaries."""
+    retraining, the refresh of the feedback dashboard's summaries, and the product cards' sync."""
     from django.apps import apps
 
     if not apps.is_installed("django_celery_beat"):
@@ -98,6 +98,9 @@ def ensure_retrain_schedule(sender: Any, **kwargs: Any) -> None:
                      {"trigger": "schedule"})
     _ensure_schedule("goodsassoc: refresh the feedback dashboard", "goodsassoc.refresh_feedback_summary",
                      ga_settings.FEEDBACK_SUMMARY_CRONTAB, {"days": ga_settings.FEEDBACK_SUMMARY_DAYS})
+    if ga_settings.PRODUCT_CARDS:
+        _ensure_schedule("goodsassoc: sync the product cards", "goodsassoc.sync_product_cards",
+                         ga_settings.PRODUCT_CARDS_CRONTAB, {})
 
 
 def _ensure_schedule(name: str, task: str, crontab: str | None, kwargs: dict) -> None:

@@ -1,9 +1,10 @@
 """The one read API behind the template tags and the JSON endpoints.
 
 Each widget costs one query on goodsassoc's published tables (the served version, its rows,
-the merchant's rules and the fallbacks, in a single UNION) plus one query for the host's
-products or shops; a warm cache costs none. A recommendation problem never breaks a page:
-errors are logged and an empty list is returned.
+the merchant's rules, the fallbacks and the product cards, in a single UNION); the host's
+products are read only where a card is missing or too old (goodsassoc.cards), and the shops
+widget reads the host's shops. A warm cache costs no query. A recommendation problem never
+breaks a page: errors are logged and an empty list is returned.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
-from goodsassoc import experiments, hosts, rules
+from goodsassoc import cards, experiments, hosts, rules
 from goodsassoc.conf import ga_settings
 from goodsassoc.models import (
     Interaction,
     MerchantRule,
     ModelVersion,
     PopularItem,
+    ProductCard,
     RelatedItem,
     ServingState,
     ShopperItem,
@@ -46,7 +48,11 @@ _version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
 def _served() -> str:
     """The version the branches read: the served one, or an A/B arm's own (an integer literal)."""
     return _version_sql.get()
-COLUMNS = "src, version, a, b, s, p, reason, evidence, rk, q, ka, kb"  # q: repeat recency; ka, kb: product kinds
+# Each branch's columns: src, version, a, b, s, p, reason, evidence, rk, q (repeat recency), ka, kb
+# (product kinds), then the card of product b (title, price, url, shop, category, available).
+NO_CARD = ("CAST(NULL AS TEXT), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS TEXT), CAST(NULL AS TEXT), "
+           "CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN)")
+CARD = "c.title, c.price, c.url, c.shop_key, c.category, c.available"
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class _Rows:
     rules: list[tuple] = field(default_factory=list)
     bought: set[str] = field(default_factory=set)
     weights: dict = field(default_factory=dict)
+    cards: dict[str, cards.Card] = field(default_factory=dict)
 
 
 def _placeholders(items: Sequence[Any]) -> str:
@@ -107,7 +114,11 @@ def _fetch(branches: Iterable[tuple[str, list]]) -> _Rows:
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         fetched = cursor.fetchall()
-    for src, version, a, b, s, p, reason, evidence, rk, q, ka, kb in fetched:
+    for src, version, a, b, s, p, reason, evidence, rk, q, ka, kb, *card in fetched:
+        if card[5] is not None:  # a fresh card of product b
+            rows.cards[b] = cards.Card(card[0], card[1], card[2], card[3], card[4], bool(card[5]))
+        if src == "card":
+            continue
         if version and src != "rule":
             rows.version = int(version)
         if src == "related":
@@ -136,39 +147,59 @@ def _json(value: Any) -> dict:
         return {}
 
 
+def _with_card(key_column: str) -> tuple[str, str, list]:
+    """The card columns of a branch's product, and the join that brings its fresh card."""
+    if not cards.enabled():
+        return NO_CARD, "", []
+    join = f" LEFT JOIN {ProductCard._meta.db_table} c ON c.product_key = {key_column} AND c.synced_at >= %s"
+    return CARD, join, [cards.fresh_since()]
+
+
 def _related_branch(anchors: Sequence[str]) -> tuple[str, list]:
     t = RelatedItem._meta.db_table
-    return (f"SELECT 'related', version, product_key, related_key, score, popularity, reason, "
-            f"CAST(evidence AS TEXT), rank, 0, product_kind, related_kind FROM {t} WHERE version = {_served()} "
-            f"AND product_key IN ({_placeholders(anchors)})", list(anchors))
+    card, join, params = _with_card("r.related_key")
+    return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
+            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {t} r{join} "
+            f"WHERE r.version = {_served()} AND r.product_key IN ({_placeholders(anchors)})", [*params, *anchors])
 
 
 def _popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str, list]:
     """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")]."""
     t = PopularItem._meta.db_table
-    where = " OR ".join("(scope = %s AND scope_key = %s)" for _ in scopes)
-    params = [value for pair in scopes for value in pair]
-    return (f"SELECT 'popular', version, scope_key, product_key, score, recent, scope, '', rank, 0, -1, kind "
-            f"FROM {t} WHERE version = {_served()} AND rank <= %s AND ({where})", [limit, *params])
+    card, join, params = _with_card("r.product_key")
+    where = " OR ".join("(r.scope = %s AND r.scope_key = %s)" for _ in scopes)
+    params += [limit, *(value for pair in scopes for value in pair)]
+    return (f"SELECT 'popular', r.version, r.scope_key, r.product_key, r.score, r.recent, r.scope, '', r.rank, 0, "
+            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {_served()} AND r.rank <= %s AND ({where})",
+            params)
+
+
+def _card_branch(keys: Sequence[str]) -> tuple[str, list]:
+    """The fresh cards of these products themselves (e.g. the anchor given by its key)."""
+    t = ProductCard._meta.db_table
+    return (f"SELECT 'card', 0, '', c.product_key, 0, 0, '', '', 0, 0, -1, -1, {CARD} FROM {t} c "
+            f"WHERE c.product_key IN ({_placeholders(keys)}) AND c.synced_at >= %s", [*keys, cards.fresh_since()])
 
 
 def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
     t = MerchantRule._meta.db_table
     anchor_sql = f" OR anchor_key IN ({_placeholders(anchors)})" if anchors else ""
-    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0, 0, -1, -1 FROM {t} "
-            f"WHERE active = %s AND widget IN ('all', %s) AND (anchor_key = ''{anchor_sql})",
+    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0, 0, -1, -1, {NO_CARD} "
+            f"FROM {t} WHERE active = %s AND widget IN ('all', %s) AND (anchor_key = ''{anchor_sql})",
             [True, widget, *anchors])
 
 
 def _shopper_branch(shopper_key: str) -> tuple[str, list]:
     t = ShopperItem._meta.db_table
-    return (f"SELECT 'shopper', version, shopper_key, product_key, repeat, taste, '', '', 0, recency, -1, kind "
-            f"FROM {t} WHERE version = {_served()} AND shopper_key = %s", [shopper_key])
+    card, join, params = _with_card("r.product_key")
+    return (f"SELECT 'shopper', r.version, r.shopper_key, r.product_key, r.repeat, r.taste, '', '', 0, r.recency, "
+            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {_served()} AND r.shopper_key = %s",
+            [*params, shopper_key])
 
 
 def _weights_branch() -> tuple[str, list]:
     t = ModelVersion._meta.db_table
-    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0, 0, -1, -1 FROM {t} "
+    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0, 0, -1, -1, {NO_CARD} FROM {t} "
             f"WHERE id = {_served()}", [])
 
 
@@ -177,14 +208,14 @@ def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
     column, value = ("user_pseudonym", identity.user_pseudonym) if identity.user_pseudonym else \
         ("anonymous_id", identity.anonymous_id)
     since = timezone.now() - timedelta(days=days)
-    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0, 0, -1, -1 FROM {t} "
+    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0, 0, -1, -1, {NO_CARD} FROM {t} "
             f"WHERE {column} = %s AND kind = 'purchase' AND timestamp >= %s", [value, since])
 
 
 def _shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
     t = ShopperShop._meta.db_table
     return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank, "
-            f"0, -1, -1 FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank <= %s",
+            f"0, -1, -1, {NO_CARD} FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank <= %s",
             [shopper_key, limit])
 
 
@@ -249,6 +280,8 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         branches = [_rules_branch("related", [key]), _popular_branch(scopes, limit * 3)]
         if arm.strategy != "popular":
             branches.append(_related_branch([key]))
+        if anchor is None and cards.enabled():
+            branches.append(_card_branch([key]))
         rows = _fetch(branches)
         model = [(r[0], r[1], r[3], r[4]) for r in rows.related.get(key, [])]  # r[4]: evidence, JSON text
         if anchor is None and not model:
@@ -266,7 +299,7 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
                                   pins=not ranked)
         result = Recommendations("related", _items(ranked), strategy, rows.version, anchor=key)
-        return _finish(result, limit, anchor=anchor, anchor_key=key, same_shop=same_shop,
+        return _finish(result, limit, rows.cards, anchor=anchor, anchor_key=key, same_shop=same_shop,
                        same_category=same_category)
 
     parts = [key, limit, excluded, same_shop, same_category, arm.label]
@@ -297,7 +330,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         candidates = blend_cart(rows, keys)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
-        return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit)
+        return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit, rows.cards)
 
     parts = [keys, shopper, limit, recent, arm.label]
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
@@ -366,7 +399,7 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         if model is None or not items:
             return Recommendations("shops", (), strategy, rows.version)
         objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[i.key for i in items])}
-        kept = [replace(i, position=n + 1, title=str(objects[i.key]), url=_url(objects[i.key]),
+        kept = [replace(i, position=n + 1, title=str(objects[i.key]), url=cards.url_of(objects[i.key]),
                         text=describe(i.reason, i.evidence))
                 for n, i in enumerate(i for i in items if i.key in objects)]
         return Recommendations("shops", tuple(kept), strategy, rows.version)
@@ -383,10 +416,6 @@ def _items(ranked: Sequence[tuple[str, float, str, dict]]) -> tuple[Recommendati
     return tuple(Recommendation(key, score, reason, evidence) for key, score, reason, evidence in ranked)
 
 
-def _url(obj: Any) -> str:
-    return obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
-
-
 def _load_product(key: str) -> Any:
     model = hosts.product_model()
     try:
@@ -394,13 +423,6 @@ def _load_product(key: str) -> Any:
     except Exception:
         return None
     return hosts.get_adapter().get_queryset(full=True).filter(pk=pk).order_by().first()
-
-
-def _category_key(product: Any) -> str:
-    if product is None:
-        return ""
-    path = hosts.get_adapter().get_category_path(product)
-    return " > ".join(path)
 
 
 def _category_scopes(product: Any) -> list[tuple[str, str]]:
@@ -421,49 +443,53 @@ def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple
 
 
 def products_loaded(limit: int, *, narrowed: bool = False) -> int:
-    """How many of a widget's candidates ``_finish`` loads from the host at first (see there)."""
+    """How many of a widget's candidates ``_finish`` looks at first (see there)."""
     return limit * 6 if narrowed else limit + max(2, limit // 2)
 
 
-def _finish(result: Recommendations, limit: int, *, anchor: Any = None, anchor_key: str = "",
-            same_shop: bool = False, same_category: bool = False) -> Recommendations:
-    """Load the host's products (one query, with the anchor if only its key is known), drop
-    unavailable ones, apply request filters, and keep what rendering needs.
+def _finish(result: Recommendations, limit: int, known: dict[str, cards.Card], *, anchor: Any = None,
+            anchor_key: str = "", same_shop: bool = False, same_category: bool = False) -> Recommendations:
+    """Drop unavailable products, apply request filters, and keep what rendering needs, from the
+    products' cards: those the widget's query brought (``known``), the others read from the host
+    (one query, with the anchor if only its key is known and it has no card).
 
-    Half as many again as the limit are loaded, which covers the usual share of unavailable
-    products without building model instances that are not shown (the larger part of a cold
-    widget's time); a list thinned out more than that (or narrowed by a filter) loads the rest
-    in a second query.
+    Half as many again as the limit are looked at, which covers the usual share of unavailable
+    products without reading host products that are not shown (building the host's model
+    instances is most of a cold widget's time without cards); a list thinned out more than that
+    (or narrowed by a filter) looks at the rest in a further step.
     """
     if not result.items:
         return result
     adapter = hosts.get_adapter()
     kept: list[Recommendation] = []
+    need_anchor = anchor is None and bool(anchor_key)
+    shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
+    category = cards.category_of(adapter, anchor) if same_category and anchor is not None else ""
     start, batch = 0, products_loaded(limit, narrowed=same_shop or same_category)
     while len(kept) < limit and start < len(result.items):
         chunk = result.items[start : start + batch]
-        keys = [i.key for i in chunk]
-        fetch_anchor = anchor is None and anchor_key
-        objects = {str(p.pk): p for p in adapter.get_queryset(full=same_category).filter(
-            pk__in=keys + ([anchor_key] if fetch_anchor else [])).order_by()}
-        if fetch_anchor:
-            anchor = objects.get(anchor_key)
-            if anchor is None:  # published rows for a product that has since been deleted
+        missing = [i.key for i in chunk if i.key not in known]
+        if need_anchor and anchor_key not in known:
+            missing.append(anchor_key)
+        found = {**known, **cards.load(missing, category=same_category)} if missing else known
+        if need_anchor:
+            need_anchor = False
+            card = found.get(anchor_key)
+            if card is None:  # published rows for a product that has since been deleted
                 return Recommendations(result.widget, strategy=UNKNOWN_PRODUCT)
-        shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
-        category = _category_key(anchor) if same_category else ""
+            shop = (card.shop or None) if same_shop else None
+            category = card.category if same_category else ""
         for item in chunk:
-            product = objects.get(item.key)
-            if product is None or not adapter.is_available(product):
+            card = found.get(item.key)
+            if card is None or not card.available:
                 continue
-            if shop and adapter.get_shop(product) != shop:
+            if shop and card.shop != shop:
                 continue
-            if category and _category_key(product) != category:
+            if category and card.category != category:
                 continue
             evidence = _json(item.evidence)  # published rows carry JSON text: read only what is shown
-            kept.append(replace(item, position=len(kept) + 1, title=adapter.get_title(product),
-                                price=adapter.get_price(product), url=_url(product), evidence=evidence,
-                                text=describe(item.reason, evidence)))
+            kept.append(replace(item, position=len(kept) + 1, title=card.title, price=card.price, url=card.url,
+                                evidence=evidence, text=describe(item.reason, evidence)))
             if len(kept) == limit:
                 break
         start += batch

@@ -55,6 +55,14 @@ def refresh_scores(self, run_id: int | None = None, trigger: str = "schedule") -
                                                  task_id=self.request.id or ""))
 
 
+@shared_task(name="goodsassoc.sync_product_cards", bind=True, acks_late=True, autoretry_for=TRANSIENT,
+             retry_backoff=30, max_retries=3)
+def sync_product_cards(self) -> dict:
+    """Re-read every product's card from the host (catches changes made without signals)."""
+    from goodsassoc import cards
+
+    return {"cards": cards.sync() if cards.enabled() else 0}
+
 
 @shared_task(name="goodsassoc.refresh_feedback_summary", bind=True, acks_late=True, autoretry_for=TRANSIENT,
              retry_backoff=30, max_retries=3)

@@ -65,6 +65,11 @@ def test_missing_setting():
         ({"USER_ID_ATTRIBUTE": 5}, "goodsassoc.E010"),
         ({"PSEUDONYM_KEY": "short"}, "goodsassoc.E011"),
         ({"ANONYMOUS_COOKIE_SAMESITE": "sometimes"}, "goodsassoc.E012"),
+        ({"RETRAIN_CRONTAB": "daily"}, "goodsassoc.E013"),
+        ({"FEEDBACK_SUMMARY_CRONTAB": "* * *"}, "goodsassoc.E016"),
+        ({"PRODUCT_CARD_MAX_AGE": 0}, "goodsassoc.E009"),
+        ({"PRODUCT_CARDS_CRONTAB": "every ten minutes"}, "goodsassoc.E019"),
+        ({"PRODUCT_CARDS": "yes"}, "goodsassoc.E020"),
         ({"PSEUDONYM_KEY": None}, "goodsassoc.W001"),
     ],
 )

@@ -7,11 +7,12 @@ from django.core.management import call_command
 from goodsassoc import pipeline
 from goodsassoc.engine import artifact
 from goodsassoc.engine.scoring import complete_cart
-from goodsassoc.models import ModelVersion, RunStatus, ServingState, TrainingRun, VersionStatus
+from goodsassoc.models import ModelVersion, ProductCard, RunStatus, ServingState, TrainingRun, VersionStatus
 from goodsassoc.privacy import Identity
 from goodsassoc.selectors import cart_recommendations, related_products
 from goodsassoc.training import Holdout
 from tests.conftest import clear_caches
+from tests.testapp.models import Article
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +27,9 @@ def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history,
     assert run["status"] == RunStatus.SUCCEEDED, run["error"]
     record = TrainingRun.objects.get(pk=run["run"])
     assert record.progress == 1.0 and record.finished_at and record.started_at
-    assert set(record.timings) == {"extract", "holdout", "train", "score", "publish"}
-    assert {"extract", "holdout", "train", "score", "publish"} <= set(stages)
+    assert set(record.timings) == {"extract", "holdout", "train", "score", "publish", "cards"}
+    assert {"extract", "holdout", "train", "score", "publish", "cards"} <= set(stages)
+    assert record.counts["cards"] == Article.objects.count() == ProductCard.objects.count()
     assert record.counts["baskets"] > 1000 and record.counts["published_rows"]["related"] > 0
     # The gate compared the model with popularity on the holdout, and it was better there.
     related = record.metrics["holdout"]["related"]["NDCG@10"]

@@ -1,0 +1,103 @@
+"""Product cards: written on save, delete, publish and sync; read by a cold widget in its one query."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from goodsassoc import cards, tasks
+from goodsassoc.models import ProductCard
+from goodsassoc.privacy import Identity
+from goodsassoc.selectors import cart_recommendations, related_products
+from tests.conftest import clear_caches
+from tests.serving.factories import publish_version, related_rows, tables
+from tests.testapp.models import Article
+
+
+@pytest.fixture(autouse=True)
+def _cold_cache():
+    clear_caches()
+    yield
+    clear_caches()
+
+
+@pytest.fixture
+def served(articles):
+    return publish_version(tables(
+        related=related_rows("SKU-1", "SKU-2", "SKU-3", "SKU-4"),
+        shopper_items=[("shopper-a", "SKU-4", 0.5, 0.1)],
+        popular=[("all", "", 1, "SKU-2", 1.0, 30, 0.3), ("all", "", 2, "SKU-1", 0.8, 20, 0.2)],
+    ))
+
+
+def keys(result):
+    return [item.key for item in result]
+
+
+def test_a_saved_product_has_its_card_at_once(articles, sellers):
+    card = ProductCard.objects.get(product_key="SKU-2")
+    assert (card.title, card.price, card.category, card.available) == ("Whetstone", 19.0, "Home > Kitchen > Knives",
+                                                                        True)
+    assert card.shop_key == str(sellers[0].pk)
+    articles[1].headline, articles[1].in_stock = "Whetstone 1000", False
+    articles[1].save()
+    card.refresh_from_db()
+    assert (card.title, card.available) == ("Whetstone 1000", False)
+    articles[1].delete()
+    assert not ProductCard.objects.filter(product_key="SKU-2").exists()
+
+
+def test_a_cold_widget_reads_rows_and_cards_in_one_query(served, articles):
+    for call in (lambda: related_products(articles[0], limit=3), lambda: related_products("SKU-1", limit=3),
+                 lambda: related_products("SKU-1", limit=3, same_shop=True, same_category=True),
+                 lambda: cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a"))):
+        clear_caches()
+        with CaptureQueriesContext(connection) as queries:
+            result = call()
+        assert len(result) and len(queries) == 1, [q["sql"][:80] for q in queries]
+    first = related_products(articles[0], limit=3).items[0]
+    assert (first.key, first.title, first.price) == ("SKU-2", "Whetstone", 19.0)
+
+
+def test_old_or_missing_cards_are_read_from_the_host(served, articles, settings):
+    ProductCard.objects.filter(product_key="SKU-2").update(synced_at=timezone.now() - timedelta(hours=2))
+    ProductCard.objects.filter(product_key="SKU-3").delete()
+    Article.objects.filter(sku="SKU-2").update(headline="Whetstone, renamed")  # no signal: its card is old anyway
+    with CaptureQueriesContext(connection) as queries:
+        result = related_products(articles[0], limit=3)
+    assert keys(result) == ["SKU-2", "SKU-3", "SKU-4"] and len(queries) == 2
+    assert result.items[0].title == "Whetstone, renamed"
+
+
+def test_changes_without_signals_show_after_the_sync(served, articles):
+    Article.objects.filter(sku="SKU-2").update(in_stock=False)  # QuerySet.update sends no signal
+    assert "SKU-2" in keys(related_products(articles[0], limit=3))  # the card still says available
+    assert tasks.sync_product_cards.apply().get() == {"cards": 4}
+    clear_caches()
+    assert keys(related_products(articles[0], limit=3)) == ["SKU-3", "SKU-4"]
+
+
+def test_the_sync_removes_cards_of_products_the_host_no_longer_has(articles):
+    ProductCard.objects.create(product_key="SKU-gone", title="Gone", synced_at=timezone.now())
+    assert cards.sync(["SKU-gone", "SKU-1"]) == 1
+    assert not ProductCard.objects.filter(product_key="SKU-gone").exists()
+    ProductCard.objects.create(product_key="SKU-gone", title="Gone", synced_at=timezone.now())
+    call_command("goodsassoc_sync_cards", "--no-progress")
+    assert sorted(ProductCard.objects.values_list("product_key", flat=True)) == ["SKU-1", "SKU-2", "SKU-3", "SKU-4"]
+    ProductCard.objects.all().delete()
+    progress = []
+    assert cards.sync(batch=3, on_progress=lambda done, total: progress.append((done, total))) == 4
+    assert progress == [(3, 4), (4, 4)] and ProductCard.objects.count() == 4
+
+
+def test_cards_switched_off(served, articles, settings):
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "PRODUCT_CARDS": False}
+    ProductCard.objects.all().delete()
+    articles[1].save()
+    assert not ProductCard.objects.exists()  # not written ...
+    with CaptureQueriesContext(connection) as queries:
+        result = related_products(articles[0], limit=3)
+    assert keys(result) == ["SKU-2", "SKU-3", "SKU-4"] and len(queries) == 2  # ... and the host is read
