@@ -101,3 +101,14 @@ def test_cards_switched_off(served, articles, settings):
     with CaptureQueriesContext(connection) as queries:
         result = related_products(articles[0], limit=3)
     assert keys(result) == ["SKU-2", "SKU-3", "SKU-4"] and len(queries) == 2  # ... and the host is read
+
+
+def test_migrate_creates_the_card_sync_schedule(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from goodsassoc.receivers import ensure_retrain_schedule
+
+    PeriodicTask.objects.filter(task__startswith="goodsassoc.").delete()
+    ensure_retrain_schedule(sender=None)
+    schedule = PeriodicTask.objects.get(task="goodsassoc.sync_product_cards")
+    assert (schedule.crontab.minute, schedule.crontab.hour) == ("*/10", "*") and schedule.enabled
