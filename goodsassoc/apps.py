@@ -25,9 +25,8 @@ class GoodsassocConfig(AppConfig):
 
 def _reconnect_signals(*, setting: str, **kwargs: object) -> None:
     if setting == "GOODSASSOC":
-        from goodsassoc import cards, receivers
+        from goodsassoc import receivers
 
-        cards.connect()
         try:
             receivers.connect_host_signals()
         except Exception:

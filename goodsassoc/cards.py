@@ -7,24 +7,27 @@ by the scheduled full sync (task ``goodsassoc.sync_product_cards``), which catch
 without signals, such as ``QuerySet.update()`` or a change to a related model; a host can also
 call :func:`sync` with the keys it changed. A card older than ``PRODUCT_CARD_MAX_AGE`` seconds
 is not used: the widget reads that product from the host, as it does with cards switched off.
+
+Each card carries the time its product was read; a write never replaces a card read later
+(a save during a long full sync keeps its newer card).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from goodsassoc import hosts
+from goodsassoc import hosts, locks
 from goodsassoc.conf import ga_settings
 from goodsassoc.models import ProductCard
 
 logger = logging.getLogger("goodsassoc")
-WRITTEN = ("title", "price", "url", "shop_key", "category", "available", "synced_at")
+COLUMNS = ("product_key", "title", "price", "url", "shop_key", "category", "available", "synced_at")
 
 
 class Card(NamedTuple):
@@ -42,9 +45,10 @@ def enabled() -> bool:
     return bool(ga_settings.PRODUCT_CARDS)
 
 
-def fresh_since() -> datetime:
-    """Cards synced before this moment are not used."""
-    return timezone.now() - timedelta(seconds=ga_settings.PRODUCT_CARD_MAX_AGE)
+def fresh_since() -> Any:
+    """Cards read before this moment are not used (a parameter for raw SQL, as the ORM would pass it)."""
+    since = timezone.now() - timedelta(seconds=ga_settings.PRODUCT_CARD_MAX_AGE)
+    return connection.ops.adapt_datetimefield_value(since)
 
 
 def url_of(obj: Any) -> str:
@@ -63,10 +67,10 @@ def card_of(adapter: Any, product: Any, *, category: bool = True) -> Card:
                 bool(adapter.is_available(product)))
 
 
-def _row(key: str, card: Card, synced_at: datetime) -> ProductCard:
-    return ProductCard(product_key=key, title=card.title[:500], price=card.price, url=card.url[:500],
-                       shop_key=card.shop[:64], category=card.category[:500], available=card.available,
-                       synced_at=synced_at)
+def _row(key: str, card: Card, read_at: Any) -> tuple:
+    price = None if card.price is None else float(card.price)
+    return (key, str(card.title or "")[:500], price, str(card.url or "")[:500], str(card.shop or "")[:64],
+            str(card.category or "")[:500], bool(card.available), read_at)
 
 
 def load(keys: Iterable[str], *, category: bool = False) -> dict[str, Card]:
@@ -83,51 +87,85 @@ def _primary_keys(keys: Iterable[str]) -> list[Any]:
     for key in keys:
         try:
             value = field.to_python(key)
-        except Exception:
+        except Exception:  # ValidationError, TypeError, ValueError: a key that cannot be a primary key
             continue
         if not isinstance(value, int) or -(2**63) <= value < 2**63:  # beyond any integer column: no product
             values.append(value)
     return values
 
 
-def _write(cards: list[ProductCard]) -> int:
-    if cards:
-        ProductCard.objects.bulk_create(cards, update_conflicts=True, unique_fields=["product_key"],
-                                        update_fields=list(WRITTEN))
-    return len(cards)
+def _write(rows: list[tuple]) -> int:
+    """Upsert cards, except over a card read later than this one (same SQL on PostgreSQL and SQLite)."""
+    table = ProductCard._meta.db_table
+    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+    per_statement = (connection.features.max_query_params or 10_000) // len(COLUMNS)  # SQLite: 999 parameters
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {values} ON CONFLICT (product_key) "
+                           f"DO UPDATE SET {updates} WHERE {table}.synced_at <= excluded.synced_at",
+                           [value for row in chunk for value in row])
+    return len(rows)
 
 
-def sync(keys: Iterable[Any] | None = None, *, batch: int = 2000,
+def _read(products: Any, adapter: Any) -> list[tuple]:
+    """Card rows of these products, stamped with the time they were read; a product whose card
+    cannot be made (its adapter or link fails) is logged and left out, not the whole sync."""
+    read_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = []
+    for product in products:
+        try:
+            rows.append(_row(str(product.pk), card_of(adapter, product), read_at))
+        except Exception:
+            logger.exception("goodsassoc: the card of product %s cannot be made", product.pk)
+    return rows
+
+
+def sync(keys: Iterable[Any] | None = None, *, batch: int = 500,
          on_progress: Callable[[int, int], None] | None = None) -> int:
     """Write the cards of the products ``keys`` (every product when None) as the host shows them
     now; a product the host no longer has (or whose adapter leaves it out) loses its card.
-    Returns how many cards were written. Products are read in chunks of ``batch`` keys."""
+    Returns how many cards were written. Products are read in chunks of ``batch`` keys; a full
+    sync while another one runs does nothing and returns 0."""
+    if keys is None:
+        with locks.exclusive("cards") as held:
+            return _sync(None, batch, on_progress) if held else 0
+    return _sync(sorted({hosts.to_key(k) for k in keys}), batch, on_progress)
+
+
+def _sync(wanted: list[str] | None, batch: int, on_progress: Callable[[int, int], None] | None) -> int:
     adapter = hosts.get_adapter()
     started = timezone.now()
     products = adapter.get_queryset(full=True).order_by()
-    if keys is None:
-        wanted: list[str] = []
-        found = list(products.order_by("pk").values_list("pk", flat=True))
-    else:
-        wanted = sorted({hosts.to_key(k) for k in keys})
-        found = _primary_keys(wanted)
+    found = list(products.order_by("pk").values_list("pk", flat=True)) if wanted is None else _primary_keys(wanted)
     written = 0
     for start in range(0, len(found), batch):
-        chunk = products.filter(pk__in=found[start : start + batch])
-        written += _write([_row(str(p.pk), card_of(adapter, p), started) for p in chunk])
+        written += _write(_read(products.filter(pk__in=found[start : start + batch]), adapter))
         if on_progress:
             on_progress(min(start + batch, len(found)), len(found))
     old = ProductCard.objects.filter(synced_at__lt=started)  # not written now: the product is gone
-    if keys is None:
+    if wanted is None:
         old.delete()
-    for start in range(0, len(wanted), batch):
+    for start in range(0, len(wanted or ()), batch):
         old.filter(product_key__in=wanted[start : start + batch]).delete()
     return written
 
 
-def product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
-    """A saved product's card follows at once (in the host's transaction: a rollback undoes both)."""
-    if raw or not enabled():
+def _touches_card(update_fields: Any) -> bool:
+    """Whether a save with ``update_fields`` may change a card: always, unless the default adapter
+    reads attribute paths none of which starts at one of these fields (e.g. a view counter)."""
+    from goodsassoc.adapters import AttributeProductAdapter
+
+    if update_fields is None or type(hosts.get_adapter()) is not AttributeProductAdapter:
+        return True
+    starts = {path.split("__")[0] for path in ga_settings.PRODUCT_ATTRIBUTES.values() if isinstance(path, str)}
+    return bool(starts & set(update_fields))
+
+
+def product_saved(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
+    """A saved product's card follows at once, in the host's transaction (a rollback undoes both)."""
+    if raw or not enabled() or not _is_product(instance) or not _touches_card(update_fields):
         return
     try:
         with transaction.atomic():
@@ -137,6 +175,8 @@ def product_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) 
 
 
 def product_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if not _is_product(instance):
+        return
     try:
         with transaction.atomic():
             ProductCard.objects.filter(product_key=str(instance.pk)).delete()
@@ -144,22 +184,17 @@ def product_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
         logger.exception("goodsassoc: removing the card of product %s failed", instance.pk)
 
 
-_followed: list[Any] = []
+def _is_product(instance: Any) -> bool:
+    """The host's product model, or a proxy or child of it (whose saves send their own sender)."""
+    try:
+        return isinstance(instance, hosts.product_model())
+    except Exception:
+        return False
 
 
 def connect() -> None:
-    """Follow the host's product saves and deletes (the model named in settings; a wrong name is
-    reported by the system checks, not here)."""
+    """Follow saves and deletes of the host's products (any sender: proxies and child models too)."""
     from django.db.models.signals import post_delete, post_save
 
-    while _followed:
-        model = _followed.pop()
-        post_save.disconnect(sender=model, dispatch_uid="goodsassoc.cards.saved")
-        post_delete.disconnect(sender=model, dispatch_uid="goodsassoc.cards.deleted")
-    try:
-        model = hosts.product_model()
-    except Exception:
-        return
-    post_save.connect(product_saved, sender=model, dispatch_uid="goodsassoc.cards.saved")
-    post_delete.connect(product_deleted, sender=model, dispatch_uid="goodsassoc.cards.deleted")
-    _followed.append(model)
+    post_save.connect(product_saved, dispatch_uid="goodsassoc.cards.saved")
+    post_delete.connect(product_deleted, dispatch_uid="goodsassoc.cards.deleted")

@@ -199,11 +199,16 @@ def _refresh(run: TrainingRun, reporter: _Reporter) -> None:
 
 
 def _sync_cards(run: TrainingRun, reporter: _Reporter) -> None:
-    """The cards of every product, as the new version's widgets will show them."""
+    """The cards of every product, as the new version's widgets will show them. The version is
+    published already: a failure here is logged and recorded, and widgets read the host instead."""
     if not cards.enabled():
         return
     with reporter.stage("cards"):
-        run.counts["cards"] = cards.sync(on_progress=lambda done, total: reporter.progress("cards", done, total))
+        try:
+            run.counts["cards"] = cards.sync(on_progress=lambda done, total: reporter.progress("cards", done, total))
+        except Exception as exc:
+            logger.exception("goodsassoc: syncing the product cards after publishing failed")
+            run.counts["cards_error"] = f"{type(exc).__name__}: {exc}"[:500]
 
 
 def quality_gate(holdout: training.Holdout, served: ModelVersion | None) -> dict:

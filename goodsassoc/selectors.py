@@ -290,7 +290,9 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
                 return Recommendations("related", strategy=UNKNOWN_PRODUCT)
             scopes = _category_scopes(anchor)
             if len(scopes) > 1:
-                rows.popular = _fetch([_popular_branch(scopes, limit * 3)]).popular
+                again = _fetch([_popular_branch(scopes, limit * 3)])
+                rows.popular = again.popular
+                rows.cards.update(again.cards)
         popular, scope = _most_specific(rows.popular, scopes)
         strategy = "model" if model else ("popular_in_category" if scope != "all" else "popular")
         ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))

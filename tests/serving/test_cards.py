@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -112,3 +112,74 @@ def test_migrate_creates_the_card_sync_schedule(db):
     ensure_retrain_schedule(sender=None)
     schedule = PeriodicTask.objects.get(task="goodsassoc.sync_product_cards")
     assert (schedule.crontab.minute, schedule.crontab.hour) == ("*/10", "*") and schedule.enabled
+
+
+@pytest.mark.parametrize("filters", [{"same_shop": True}, {"same_category": True}, {}])
+@pytest.mark.parametrize("anchor_card", ["fresh", "old", "none"])
+def test_cards_and_the_host_give_the_same_widget(served, articles, settings, filters, anchor_card):
+    if anchor_card == "old":
+        ProductCard.objects.filter(product_key="SKU-1").update(synced_at=timezone.now() - timedelta(days=1))
+    elif anchor_card == "none":
+        ProductCard.objects.filter(product_key="SKU-1").delete()
+    with_cards = [(i.key, i.title, i.price, i.url) for i in related_products("SKU-1", limit=3, **filters)]
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "PRODUCT_CARDS": False}
+    clear_caches()
+    from_host = [(i.key, i.title, i.price, i.url) for i in related_products("SKU-1", limit=3, **filters)]
+    assert with_cards == from_host and with_cards
+
+
+def test_a_deleted_anchor_with_published_rows_is_unknown(served, articles):
+    articles[0].delete()
+    assert related_products("SKU-1", limit=3).strategy == "unknown_product"
+
+
+def test_a_card_read_earlier_never_replaces_a_later_one(articles):
+    newer = ProductCard.objects.get(product_key="SKU-2")
+    stale = cards.Card("Old title", 1.0, "", "", "", False)
+    earlier = connection.ops.adapt_datetimefield_value(newer.synced_at - timedelta(seconds=5))
+    cards._write([cards._row("SKU-2", stale, earlier)])
+    newer.refresh_from_db()
+    assert (newer.title, newer.available) == ("Whetstone", True)
+
+
+def test_the_host_save_survives_a_card_problem_and_a_rollback_undoes_the_card(articles, monkeypatch):
+    def broken(rows):
+        raise RuntimeError("card table unavailable")
+
+    monkeypatch.setattr(cards, "_write", broken)
+    articles[1].headline = "Whetstone 1000"
+    articles[1].save()  # no error for the host
+    assert Article.objects.get(sku="SKU-2").headline == "Whetstone 1000"
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        articles[2].headline = "Board, renamed"
+        articles[2].save()
+        assert ProductCard.objects.get(product_key="SKU-3").title == "Board, renamed"
+        raise RuntimeError("the host's transaction fails")
+    assert ProductCard.objects.get(product_key="SKU-3").title == "Cutting board"
+
+
+def test_a_save_of_fields_no_card_shows_leaves_the_card_alone(articles, settings):
+    attributes = {**settings.GOODSASSOC["PRODUCT_ATTRIBUTES"], "manufacturer": None}  # "maker" not read
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "PRODUCT_ATTRIBUTES": attributes}
+
+    def card_queries(fields):
+        with CaptureQueriesContext(connection) as queries:
+            articles[1].save(update_fields=fields)
+        return [q for q in queries if "goodsassoc_product_card" in q["sql"]]
+
+    assert card_queries(["maker"]) == []  # e.g. a counter: no card work on each save
+    assert card_queries(["in_stock"])
+
+
+def test_a_failed_card_sync_leaves_the_published_run_succeeded(db, monkeypatch):
+    from goodsassoc import pipeline
+    from goodsassoc.models import TrainingRun
+
+    def broken(**kwargs):
+        raise RuntimeError("host adapter broken")
+
+    monkeypatch.setattr(cards, "sync", broken)
+    run = TrainingRun.objects.create(kind="refresh")
+    pipeline._sync_cards(run, pipeline._Reporter(run, None))
+    assert "host adapter broken" in run.counts["cards_error"] and "cards" in run.timings
