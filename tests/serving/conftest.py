@@ -2,6 +2,15 @@ import pytest
 
 from goodsassoc.importing import import_lines
 from tests.cj import busy_households, lines_for, load_catalogue
+from tests.conftest import clear_caches
+
+
+@pytest.fixture(autouse=True)
+def _cold_cache():
+    """Every serving test starts and ends with empty widget caches (shared and in-process)."""
+    clear_caches()
+    yield
+    clear_caches()
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ from tests.serving.factories import publish_version, related_rows, tables
 from tests.testapp.models import Article
 
 
-@pytest.fixture(autouse=True)
-def _cold_cache():
-    clear_caches()
-    yield
-    clear_caches()
-
-
 @pytest.fixture
 def served(articles):
     return publish_version(tables(

@@ -15,11 +15,6 @@ from tests.conftest import clear_caches
 from tests.testapp.models import Article
 
 
-@pytest.fixture(autouse=True)
-def _cold_cache():
-    clear_caches()
-
-
 def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history, artifact_dir):
     stages = []
     run = pipeline.execute(pipeline.prepare_run("retrain", trigger="test"),

@@ -12,13 +12,6 @@ from tests.conftest import clear_caches
 from tests.serving.factories import publish_version, related_rows, tables
 
 
-@pytest.fixture(autouse=True)
-def _cold_cache():
-    clear_caches()
-    yield
-    clear_caches()
-
-
 @pytest.fixture
 def served(articles, sellers):
     return publish_version(tables(

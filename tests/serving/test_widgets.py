@@ -1,7 +1,6 @@
 """Template tags and JSON endpoints over the same selectors."""
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.template import Context, Template
 from django.test import Client, RequestFactory
@@ -9,11 +8,6 @@ from django.test.utils import CaptureQueriesContext
 
 from goodsassoc.privacy import ShopperIdentity, pseudonymise
 from tests.serving.factories import publish_version, related_rows, tables
-
-
-@pytest.fixture(autouse=True)
-def _cold_cache():
-    cache.clear()
 
 
 @pytest.fixture
