@@ -226,7 +226,7 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     from django.core.cache import cache
     from django.test import override_settings
 
-    from goodsassoc import hosts, selectors, widget_cache
+    from goodsassoc import hosts, selectors, widget_cache, widget_query
 
     rng = random.Random(seed)
     products = [str(pk) for pk in Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000]]
@@ -259,14 +259,14 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     for key in keys:
         cold()
         timed(whole, selectors.related_products, key, limit=limit)
-        timed(rows_part, selectors._fetch, [
-            selectors._rules_branch("related", [key]), selectors._popular_branch([("all", "")], limit * 3),
-            selectors._related_branch([key]), selectors._card_branch([key])])
+        timed(rows_part, widget_query.fetch, [
+            widget_query.rules_branch("related", [key]), widget_query.popular_branch([("all", "")], limit * 3),
+            widget_query.related_branch([key]), widget_query.card_branch([key])])
     with override_settings(GOODSASSOC={**settings.GOODSASSOC, "PRODUCT_CARDS": False}):
         for key in keys:
             cold()
             timed(off, selectors.related_products, key, limit=limit)
-            rows = selectors._fetch([selectors._related_branch([key])])
+            rows = widget_query.fetch([widget_query.related_branch([key])])
             ranked = sorted(rows.related.get(key, []), key=lambda r: r[5])  # by published rank
             objects = timed(host, host_products, [r[0] for r in ranked[:loaded]] + [key])
             timed(links, links_of, objects)

@@ -1,58 +1,46 @@
 """The one read API behind the template tags and the JSON endpoints.
 
 Each widget costs one query on goodsassoc's published tables (the served version, its rows,
-the merchant's rules, the fallbacks and the product cards, in a single UNION); the host's
-products are read only where a card is missing or too old (goodsassoc.cards), and the shops
-widget reads the host's shops. A warm cache costs no query. A recommendation problem never
-breaks a page: errors are logged and an empty list is returned.
+the merchant's rules, the fallbacks and the product cards, in a single UNION built by
+goodsassoc.widget_query); the host's products are read only where a card is missing or too old
+(goodsassoc.cards), and the shops widget reads the host's shops. A warm cache costs no query.
+A recommendation problem never breaks a page: errors are logged and an empty list is returned.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import json
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any
 
-from django.db import connection, models
-from django.utils import timezone
+from django.db import models
 
 from goodsassoc import cards, experiments, hosts, rules
 from goodsassoc.conf import ga_settings
-from goodsassoc.models import (
-    Interaction,
-    MerchantRule,
-    ModelVersion,
-    PopularItem,
-    ProductCard,
-    RelatedItem,
-    ServingState,
-    ShopperItem,
-    ShopperShop,
-)
 from goodsassoc.privacy import Identity
 from goodsassoc.reasons import describe
 from goodsassoc.widget_cache import cached
+from goodsassoc.widget_query import (
+    SERVED,
+    Rows,
+    bought_branch,
+    card_branch,
+    fetch,
+    parse_json,
+    popular_branch,
+    related_branch,
+    rules_branch,
+    shopper_branch,
+    shops_branch,
+    version_sql,
+    weights_branch,
+)
 
 logger = logging.getLogger("goodsassoc")
-SERVED = f"(SELECT version_id FROM {ServingState._meta.db_table} WHERE id = 1)"
-_version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
-
-
-def _served() -> str:
-    """The version the branches read: the served one, or an A/B arm's own (an integer literal)."""
-    return _version_sql.get()
-# Each branch's columns: src, version, a, b, s, p, reason, evidence, rk, q (repeat recency), ka, kb
-# (product kinds), then the card of product b (title, price, url, shop, category, available).
-NO_CARD = ("CAST(NULL AS TEXT), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS TEXT), CAST(NULL AS TEXT), "
-           "CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN)")
-CARD = "c.title, c.price, c.url, c.shop_key, c.category, c.available"
 
 
 @dataclass(frozen=True)
@@ -87,138 +75,6 @@ class Recommendations:
         return len(self.items)
 
 
-@dataclass
-class _Rows:
-    version: int | None = None
-    related: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
-    shopper: list[tuple] = field(default_factory=list)
-    popular: list[tuple] = field(default_factory=list)
-    shops: list[tuple] = field(default_factory=list)
-    rules: list[tuple] = field(default_factory=list)
-    bought: set[str] = field(default_factory=set)
-    weights: dict = field(default_factory=dict)
-    cards: dict[str, cards.Card] = field(default_factory=dict)
-
-
-def _placeholders(items: Sequence[Any]) -> str:
-    return ", ".join(["%s"] * len(items))
-
-
-def _fetch(branches: Iterable[tuple[str, list]]) -> _Rows:
-    """Run the widget's branches as one UNION ALL query and sort the rows by source."""
-    parts, params = [], []
-    for sql, values in branches:
-        parts.append(sql)
-        params += values
-    rows = _Rows()
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        fetched = cursor.fetchall()
-    for src, version, a, b, s, p, reason, evidence, rk, q, ka, kb, *card in fetched:
-        if card[5] is not None:  # a fresh card of product b
-            rows.cards[b] = cards.Card(card[0], card[1], card[2], card[3], card[4], bool(card[5]))
-        if src == "card":
-            continue
-        if version and src != "rule":
-            rows.version = int(version)
-        if src == "related":
-            rows.related[a].append((b, float(s), float(p), reason, evidence, rk, int(ka), int(kb)))
-        elif src == "shopper":
-            rows.shopper.append((b, float(s), float(p), float(q), int(kb)))
-        elif src == "popular":
-            rows.popular.append((b, float(s), a, rk, reason, float(p), int(kb)))
-        elif src == "shop":
-            rows.shops.append((a, b, float(s), reason, evidence, rk))
-        elif src == "rule":
-            rows.rules.append((a, b, float(s), reason))
-        elif src == "bought":
-            rows.bought.add(b)
-        elif src == "weights":
-            rows.weights = _json(evidence).get("weights", {})
-    return rows
-
-
-def _json(value: Any) -> dict:
-    if isinstance(value, dict):
-        return value
-    try:
-        return json.loads(value) if value else {}
-    except (TypeError, ValueError):
-        return {}
-
-
-def _with_card(key_column: str) -> tuple[str, str, list]:
-    """The card columns of a branch's product, and the join that brings its fresh card."""
-    if not cards.enabled():
-        return NO_CARD, "", []
-    join = f" LEFT JOIN {ProductCard._meta.db_table} c ON c.product_key = {key_column} AND c.synced_at >= %s"
-    return CARD, join, [cards.fresh_since()]
-
-
-def _related_branch(anchors: Sequence[str]) -> tuple[str, list]:
-    t = RelatedItem._meta.db_table
-    card, join, params = _with_card("r.related_key")
-    return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
-            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {t} r{join} "
-            f"WHERE r.version = {_served()} AND r.product_key IN ({_placeholders(anchors)})", [*params, *anchors])
-
-
-def _popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str, list]:
-    """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")]."""
-    t = PopularItem._meta.db_table
-    card, join, params = _with_card("r.product_key")
-    where = " OR ".join("(r.scope = %s AND r.scope_key = %s)" for _ in scopes)
-    params += [limit, *(value for pair in scopes for value in pair)]
-    return (f"SELECT 'popular', r.version, r.scope_key, r.product_key, r.score, r.recent, r.scope, '', r.rank, 0, "
-            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {_served()} AND r.rank <= %s AND ({where})",
-            params)
-
-
-def _card_branch(keys: Sequence[str]) -> tuple[str, list]:
-    """The fresh cards of these products themselves (e.g. the anchor given by its key)."""
-    t = ProductCard._meta.db_table
-    return (f"SELECT 'card', 0, '', c.product_key, 0, 0, '', '', 0, 0, -1, -1, {CARD} FROM {t} c "
-            f"WHERE c.product_key IN ({_placeholders(keys)}) AND c.synced_at >= %s", [*keys, cards.fresh_since()])
-
-
-def _rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
-    t = MerchantRule._meta.db_table
-    anchor_sql = f" OR anchor_key IN ({_placeholders(anchors)})" if anchors else ""
-    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0, 0, -1, -1, {NO_CARD} "
-            f"FROM {t} WHERE active = %s AND widget IN ('all', %s) AND (anchor_key = ''{anchor_sql})",
-            [True, widget, *anchors])
-
-
-def _shopper_branch(shopper_key: str) -> tuple[str, list]:
-    t = ShopperItem._meta.db_table
-    card, join, params = _with_card("r.product_key")
-    return (f"SELECT 'shopper', r.version, r.shopper_key, r.product_key, r.repeat, r.taste, '', '', 0, r.recency, "
-            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {_served()} AND r.shopper_key = %s",
-            [*params, shopper_key])
-
-
-def _weights_branch() -> tuple[str, list]:
-    t = ModelVersion._meta.db_table
-    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0, 0, -1, -1, {NO_CARD} FROM {t} "
-            f"WHERE id = {_served()}", [])
-
-
-def _bought_branch(identity: Identity, days: int) -> tuple[str, list]:
-    t = Interaction._meta.db_table
-    column, value = ("user_pseudonym", identity.user_pseudonym) if identity.user_pseudonym else \
-        ("anonymous_id", identity.anonymous_id)
-    since = timezone.now() - timedelta(days=days)
-    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0, 0, -1, -1, {NO_CARD} FROM {t} "
-            f"WHERE {column} = %s AND kind = 'purchase' AND timestamp >= %s", [value, since])
-
-
-def _shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
-    t = ShopperShop._meta.db_table
-    return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank, "
-            f"0, -1, -1, {NO_CARD} FROM {t} WHERE version = {_served()} AND shopper_key IN (%s, '') AND rank <= %s",
-            [shopper_key, limit])
-
-
 def shopper_key(identity: Identity | None) -> str:
     """The key a shopper has in the training data: the pseudonym, else the anonymous id."""
     if identity is None:
@@ -232,11 +88,11 @@ def shopper_key(identity: Identity | None) -> str:
 def _with_arm(arm: experiments.Arm, compute: Callable[[], Recommendations]) -> Callable[[], Recommendations]:
     """Compute as the arm says (its own model version), and label the result with the arm."""
     def run() -> Recommendations:
-        token = _version_sql.set(str(int(arm.model_version)) if arm.model_version else SERVED)
+        token = version_sql.set(str(int(arm.model_version)) if arm.model_version else SERVED)
         try:
             result = compute()
         finally:
-            _version_sql.reset(token)
+            version_sql.reset(token)
         return replace(result, arm=arm.label) if arm.label else result
     return run
 
@@ -277,12 +133,12 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         # fallback needs its category first.
         anchor = given
         scopes = _category_scopes(anchor) if anchor is not None else [("all", "")]
-        branches = [_rules_branch("related", [key]), _popular_branch(scopes, limit * 3)]
+        branches = [rules_branch("related", [key]), popular_branch(scopes, limit * 3)]
         if arm.strategy != "popular":
-            branches.append(_related_branch([key]))
+            branches.append(related_branch([key]))
         if anchor is None and cards.enabled():
-            branches.append(_card_branch([key]))
-        rows = _fetch(branches)
+            branches.append(card_branch([key]))
+        rows = fetch(branches)
         model = [(r[0], r[1], r[3], r[4]) for r in rows.related.get(key, [])]  # r[4]: evidence, JSON text
         if anchor is None and not model:
             anchor = _load_product(key)
@@ -290,7 +146,7 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
                 return Recommendations("related", strategy=UNKNOWN_PRODUCT)
             scopes = _category_scopes(anchor)
             if len(scopes) > 1:
-                again = _fetch([_popular_branch(scopes, limit * 3)])
+                again = fetch([popular_branch(scopes, limit * 3)])
                 rows.popular = again.popular
                 rows.cards.update(again.cards)
         popular, scope = _most_specific(rows.popular, scopes)
@@ -321,14 +177,14 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        branches = [_popular_branch([("all", "")], limit * 3), _rules_branch("cart", keys), _weights_branch()]
+        branches = [popular_branch([("all", "")], limit * 3), rules_branch("cart", keys), weights_branch()]
         if keys and model_arm:
-            branches.append(_related_branch(keys))
+            branches.append(related_branch(keys))
         if shopper and model_arm:
-            branches.append(_shopper_branch(shopper))
+            branches.append(shopper_branch(shopper))
         if recent and shopper:
-            branches.append(_bought_branch(identity, recent))
-        rows = _fetch(branches)
+            branches.append(bought_branch(identity, recent))
+        rows = fetch(branches)
         candidates = blend_cart(rows, keys)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
@@ -338,7 +194,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
 
 
-def blend_cart(rows: _Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
+def blend_cart(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
     """The engine's cart completion (``scoring.complete_cart``) over published rows, weighted as
     tuned on validation: the mean of the cart items' neighbour scores, the shopper's repeat
     purchases (share and recency) and taste, recent popularity, and a factor for items of a
@@ -392,11 +248,12 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
     shopper = shopper_key(identity) if arm.strategy != "popular" else ""
 
     def compute() -> Recommendations:
-        rows = _fetch([_shops_branch(shopper, limit)])
+        rows = fetch([shops_branch(shopper, limit)])
         own = [r for r in rows.shops if shopper and r[0] == shopper]
         chosen = own or [r for r in rows.shops if r[0] == ""]
         strategy = "model" if own else "popular"
-        items = _items([(b, s, reason, _json(ev)) for _, b, s, reason, ev, _ in sorted(chosen, key=lambda r: r[5])])
+        ranked = sorted(chosen, key=lambda r: r[5])
+        items = _items([(b, s, reason, parse_json(ev)) for _, b, s, reason, ev, _ in ranked])
         model = hosts.shop_model()
         if model is None or not items:
             return Recommendations("shops", (), strategy, rows.version)
@@ -489,7 +346,7 @@ def _finish(result: Recommendations, limit: int, known: dict[str, cards.Card], *
                 continue
             if category and card.category != category:
                 continue
-            evidence = _json(item.evidence)  # published rows carry JSON text: read only what is shown
+            evidence = parse_json(item.evidence)  # published rows carry JSON text: read only what is shown
             kept.append(replace(item, position=len(kept) + 1, title=card.title, price=card.price, url=card.url,
                                 evidence=evidence, text=describe(item.reason, evidence)))
             if len(kept) == limit:

@@ -55,7 +55,7 @@ def test_related_widget_shows_reasons_and_escapes_product_text(served, articles)
 def test_a_widget_problem_renders_nothing_instead_of_breaking(articles, monkeypatch):
     from goodsassoc import selectors
 
-    monkeypatch.setattr(selectors, "_fetch", lambda branches: 1 / 0)
+    monkeypatch.setattr(selectors, "fetch", lambda branches: 1 / 0)
     assert render("{% related_products product %}", product=articles[0]).strip() == ""
 
 

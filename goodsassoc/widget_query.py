@@ -1,0 +1,181 @@
+"""The widget's one query: the branches a widget reads from goodsassoc's published tables (its
+rows, the merchant's rules, the fallbacks, the product cards), run as a single UNION ALL.
+
+Every branch yields the same columns: src, version, a, b, s, p, reason, evidence, rk, q (repeat
+recency), ka, kb (product kinds), then the card of product b (title, price, url, shop, category,
+available). Branches read the served version, or an A/B arm's own (``version_sql``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from goodsassoc import cards
+from goodsassoc.models import (
+    Interaction,
+    MerchantRule,
+    ModelVersion,
+    PopularItem,
+    ProductCard,
+    RelatedItem,
+    ServingState,
+    ShopperItem,
+    ShopperShop,
+)
+from goodsassoc.privacy import Identity
+
+SERVED = f"(SELECT version_id FROM {ServingState._meta.db_table} WHERE id = 1)"
+version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
+
+
+def served_sql() -> str:
+    """The version the branches read: the served one, or an A/B arm's own (an integer literal)."""
+    return version_sql.get()
+
+
+NO_CARD = ("CAST(NULL AS TEXT), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS TEXT), CAST(NULL AS TEXT), "
+           "CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN)")
+CARD = "c.title, c.price, c.url, c.shop_key, c.category, c.available"
+
+
+@dataclass
+class Rows:
+    """The query's rows, sorted by source (and the cards that came with them, by product key)."""
+
+    version: int | None = None
+    related: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    shopper: list[tuple] = field(default_factory=list)
+    popular: list[tuple] = field(default_factory=list)
+    shops: list[tuple] = field(default_factory=list)
+    rules: list[tuple] = field(default_factory=list)
+    bought: set[str] = field(default_factory=set)
+    weights: dict = field(default_factory=dict)
+    cards: dict[str, cards.Card] = field(default_factory=dict)
+
+
+def placeholders(items: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(items))
+
+
+def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
+    """Run the widget's branches as one UNION ALL query and sort the rows by source."""
+    parts, params = [], []
+    for sql, values in branches:
+        parts.append(sql)
+        params += values
+    rows = Rows()
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        fetched = cursor.fetchall()
+    for src, version, a, b, s, p, reason, evidence, rk, q, ka, kb, *card in fetched:
+        if card[5] is not None:  # a fresh card of product b
+            rows.cards[b] = cards.Card(card[0], card[1], card[2], card[3], card[4], bool(card[5]))
+        if src == "card":
+            continue
+        if version and src != "rule":
+            rows.version = int(version)
+        if src == "related":
+            rows.related[a].append((b, float(s), float(p), reason, evidence, rk, int(ka), int(kb)))
+        elif src == "shopper":
+            rows.shopper.append((b, float(s), float(p), float(q), int(kb)))
+        elif src == "popular":
+            rows.popular.append((b, float(s), a, rk, reason, float(p), int(kb)))
+        elif src == "shop":
+            rows.shops.append((a, b, float(s), reason, evidence, rk))
+        elif src == "rule":
+            rows.rules.append((a, b, float(s), reason))
+        elif src == "bought":
+            rows.bought.add(b)
+        elif src == "weights":
+            rows.weights = parse_json(evidence).get("weights", {})
+    return rows
+
+
+def parse_json(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    try:
+        return json.loads(value) if value else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def card_join(key_column: str) -> tuple[str, str, list]:
+    """The card columns of a branch's product, and the join that brings its fresh card."""
+    if not cards.enabled():
+        return NO_CARD, "", []
+    join = f" LEFT JOIN {ProductCard._meta.db_table} c ON c.product_key = {key_column} AND c.synced_at >= %s"
+    return CARD, join, [cards.fresh_since()]
+
+
+def related_branch(anchors: Sequence[str]) -> tuple[str, list]:
+    t = RelatedItem._meta.db_table
+    card, join, params = card_join("r.related_key")
+    return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
+            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {t} r{join} "
+            f"WHERE r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)})", [*params, *anchors])
+
+
+def popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str, list]:
+    """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")]."""
+    t = PopularItem._meta.db_table
+    card, join, params = card_join("r.product_key")
+    where = " OR ".join("(r.scope = %s AND r.scope_key = %s)" for _ in scopes)
+    params += [limit, *(value for pair in scopes for value in pair)]
+    return (f"SELECT 'popular', r.version, r.scope_key, r.product_key, r.score, r.recent, r.scope, '', r.rank, 0, "
+            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {served_sql()} AND r.rank <= %s AND ({where})",
+            params)
+
+
+def card_branch(keys: Sequence[str]) -> tuple[str, list]:
+    """The fresh cards of these products themselves (e.g. the anchor given by its key)."""
+    t = ProductCard._meta.db_table
+    return (f"SELECT 'card', 0, '', c.product_key, 0, 0, '', '', 0, 0, -1, -1, {CARD} FROM {t} c "
+            f"WHERE c.product_key IN ({placeholders(keys)}) AND c.synced_at >= %s", [*keys, cards.fresh_since()])
+
+
+def rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
+    t = MerchantRule._meta.db_table
+    anchor_sql = f" OR anchor_key IN ({placeholders(anchors)})" if anchors else ""
+    return (f"SELECT 'rule', 0, anchor_key, target_key, factor, 0, action, widget, 0, 0, -1, -1, {NO_CARD} "
+            f"FROM {t} WHERE active = %s AND widget IN ('all', %s) AND (anchor_key = ''{anchor_sql})",
+            [True, widget, *anchors])
+
+
+def shopper_branch(shopper_key: str) -> tuple[str, list]:
+    t = ShopperItem._meta.db_table
+    card, join, params = card_join("r.product_key")
+    return (f"SELECT 'shopper', r.version, r.shopper_key, r.product_key, r.repeat, r.taste, '', '', 0, r.recency, "
+            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {served_sql()} AND r.shopper_key = %s",
+            [*params, shopper_key])
+
+
+def weights_branch() -> tuple[str, list]:
+    t = ModelVersion._meta.db_table
+    return (f"SELECT 'weights', id, '', '', 0, 0, '', CAST(params AS TEXT), 0, 0, -1, -1, {NO_CARD} FROM {t} "
+            f"WHERE id = {served_sql()}", [])
+
+
+def bought_branch(identity: Identity, days: int) -> tuple[str, list]:
+    t = Interaction._meta.db_table
+    column, value = ("user_pseudonym", identity.user_pseudonym) if identity.user_pseudonym else \
+        ("anonymous_id", identity.anonymous_id)
+    since = timezone.now() - timedelta(days=days)
+    return (f"SELECT 'bought', 0, '', product_key, 0, 0, '', '', 0, 0, -1, -1, {NO_CARD} FROM {t} "
+            f"WHERE {column} = %s AND kind = 'purchase' AND timestamp >= %s", [value, since])
+
+
+def shops_branch(shopper_key: str, limit: int) -> tuple[str, list]:
+    t = ShopperShop._meta.db_table
+    return (f"SELECT 'shop', version, shopper_key, shop_key, score, 0, reason, CAST(evidence AS TEXT), rank, "
+            f"0, -1, -1, {NO_CARD} FROM {t} WHERE version = {served_sql()} AND shopper_key IN (%s, '') AND rank <= %s",
+            [shopper_key, limit])
