@@ -12,17 +12,17 @@ anchors. Engine only: no Django, no database.
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
 import numpy as np
 
 from goodsassoc.engine import metrics
 from goodsassoc.engine.data import cooccurrence, encode, normalize_items, normalize_lines, time_split
 from goodsassoc.engine.protocol import build_queries
-from goodsassoc.engine.recommender import RecommenderConfig, _pop_score, recent_popularity, related_batch
-from goodsassoc.engine.scoring import RelatedCandidates, Weights, rank
+from goodsassoc.engine.recommender import RecommenderConfig, _pop_score, recent_popularity
+from goodsassoc.engine.scoring import Weights, rank
 from goodsassoc.engine.stats import group_levels
 from goodsassoc.engine.train import train_embeddings
+from goodsassoc.engine.tuning import related_in_chunks
 
 
 def main() -> None:
@@ -42,8 +42,7 @@ def main() -> None:
     stats = (cooc, counts, emb, _pop_score(counts), recent_popularity(data), group_levels(data.items, cooc, counts))
     print(f"command: python benchmarks/related_ablation.py --smooth {args.smooth:g} --shares {args.shares}")
     for name, anchors, relevant in (("all", q.anchors, q.anchor_relevant), ("rare", q.cold_anchors, q.cold_relevant)):
-        parts = [related_batch(anchors[s : s + 2048], *stats) for s in range(0, len(anchors), 2048)]
-        c = RelatedCandidates(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RelatedCandidates)))
+        c = related_in_chunks(anchors, *stats)
         share = args.smooth / (counts[anchors] + args.smooth)
         row = [f"{name} anchors ({len(anchors)}): TF share at related_tf=1 mean {share.mean():.2f},"
                f" median {np.median(share):.2f}; NDCG@10"]

@@ -81,17 +81,7 @@ def load(keys: Iterable[str], *, category: bool = False) -> dict[str, Card]:
 
 
 def _primary_keys(keys: Iterable[str]) -> list[Any]:
-    """The keys that can be primary keys of the host's products (others name no product)."""
-    field = hosts.product_model()._meta.pk
-    values = []
-    for key in keys:
-        try:
-            value = field.to_python(key)
-        except Exception:  # ValidationError, TypeError, ValueError: a key that cannot be a primary key
-            continue
-        if not isinstance(value, int) or -(2**63) <= value < 2**63:  # beyond any integer column: no product
-            values.append(value)
-    return values
+    return list(hosts.primary_keys(hosts.product_model(), keys))
 
 
 def _write(rows: list[tuple]) -> int:
@@ -139,17 +129,21 @@ def _sync(wanted: list[str] | None, batch: int, on_progress: Callable[[int, int]
     started = timezone.now()
     products = adapter.get_queryset(full=True).order_by()
     found = list(products.order_by("pk").values_list("pk", flat=True)) if wanted is None else _primary_keys(wanted)
-    written = 0
+    written: set[str] = set()
     for start in range(0, len(found), batch):
-        written += _write(_read(products.filter(pk__in=found[start : start + batch]), adapter))
+        rows = _read(products.filter(pk__in=found[start : start + batch]), adapter)
+        _write(rows)
+        written.update(row[0] for row in rows)
         if on_progress:
             on_progress(min(start + batch, len(found)), len(found))
     old = ProductCard.objects.filter(synced_at__lt=started)  # not written now: the product is gone
     if wanted is None:
         old.delete()
-    for start in range(0, len(wanted or ()), batch):
-        old.filter(product_key__in=wanted[start : start + batch]).delete()
-    return written
+    else:  # a product's own save finds it: no delete then
+        gone = [key for key in wanted if key not in written]
+        for start in range(0, len(gone), batch):
+            old.filter(product_key__in=gone[start : start + batch]).delete()
+    return len(written)
 
 
 def _touches_card(update_fields: Any) -> bool:

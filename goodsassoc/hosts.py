@@ -55,22 +55,29 @@ def to_key(value: Any) -> str:
     return str(value)
 
 
-def _canonical_keys(model: type[models.Model], keys: Iterable[str]) -> dict[str, str]:
-    """Map each given key that names an existing row to that row's canonical key (``str(pk)``).
-
-    "0012" for an integer key or an upper-case UUID thus find their row, and are stored
-    the way the host itself would print the key.
-    """
+def primary_keys(model: type[models.Model], keys: Iterable[str]) -> dict[Any, list[str]]:
+    """The given keys that can be primary keys of ``model``, by the value each one parses to;
+    a key that cannot be one names no row (and is never put in a query)."""
     pk_field = model._meta.pk
     parsed: dict[Any, list[str]] = {}
     for key in set(keys):
         try:
             value = pk_field.to_python(key)
         except (ValidationError, TypeError, ValueError):
-            continue  # a key that cannot be a primary key is simply unknown
+            continue
         if isinstance(value, int) and not -(2**63) <= value < 2**63:
-            continue  # beyond any integer column: unknown (and no overflow in the query)
+            continue  # beyond any integer column (and no overflow in the query)
         parsed.setdefault(value, []).append(key)
+    return parsed
+
+
+def _canonical_keys(model: type[models.Model], keys: Iterable[str]) -> dict[str, str]:
+    """Map each given key that names an existing row to that row's canonical key (``str(pk)``).
+
+    "0012" for an integer key or an upper-case UUID thus find their row, and are stored
+    the way the host itself would print the key.
+    """
+    parsed = primary_keys(model, keys)
     found: dict[str, str] = {}
     values = list(parsed)
     for start in range(0, len(values), 5000):

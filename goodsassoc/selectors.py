@@ -276,12 +276,8 @@ def _items(ranked: Sequence[tuple[str, float, str, dict]]) -> tuple[Recommendati
 
 
 def _load_product(key: str) -> Any:
-    model = hosts.product_model()
-    try:
-        pk = model._meta.pk.to_python(key)
-    except Exception:
-        return None
-    return hosts.get_adapter().get_queryset(full=True).filter(pk=pk).order_by().first()
+    pks = list(hosts.primary_keys(hosts.product_model(), [key]))
+    return hosts.get_adapter().get_queryset(full=True).filter(pk__in=pks).order_by().first() if pks else None
 
 
 def _category_scopes(product: Any) -> list[tuple[str, str]]:

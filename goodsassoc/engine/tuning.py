@@ -49,7 +49,7 @@ SHOP_GRID = [(n, e, t, p, x) for n in (0.0, 0.1, 0.2, 0.3) for e in (0.0, 0.02, 
              for p in (0.1, 0.5) for x in (0.0, 0.02, 0.03, 0.05, 0.08)]
 
 
-def _related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> RelatedCandidates:
+def related_in_chunks(anchors: np.ndarray, *args, chunk: int = 2048) -> RelatedCandidates:
     """``related_batch`` over chunks of anchors (row-wise, so the same result; all at once peaks at gigabytes)."""
     parts = [related_batch(anchors[s : s + chunk], *args) for s in range(0, len(anchors), chunk)]
     return RelatedCandidates(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RelatedCandidates)))
@@ -112,7 +112,7 @@ def earlier_period(val_data: TrainData, cfg: RecommenderConfig) -> Period | None
     emb_e = train_embeddings(data, cfg.train).embeddings
     counts, cooc = data.item_popularity, cooccurrence(data)
     levels = group_levels(data.items, cooc, counts)
-    cands = _related_in_chunks(q.anchors, cooc, counts, emb_e, _pop_score(counts), recent_popularity(data), levels)
+    cands = related_in_chunks(q.anchors, cooc, counts, emb_e, _pop_score(counts), recent_popularity(data), levels)
     return Period(cands, q.anchor_relevant, pair_context(data.items, counts, levels), "earlier")
 
 
@@ -124,8 +124,8 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     cooc = cooccurrence(val_data)
     levels = group_levels(val_data.items, cooc, counts)
     stats = (cooc, counts, emb, _pop_score(counts), recent_popularity(val_data), levels)
-    cands = _related_in_chunks(vq.anchors, *stats)
-    rare = _related_in_chunks(vq.cold_anchors, *stats) if len(vq.cold_anchors) else None
+    cands = related_in_chunks(vq.anchors, *stats)
+    rare = related_in_chunks(vq.cold_anchors, *stats) if len(vq.cold_anchors) else None
     scored = []
     for a, t, p in REL_GRID:
         w.related_smooth, w.related_tf, w.related_pop = a, t, p

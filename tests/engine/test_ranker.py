@@ -104,7 +104,7 @@ def test_artifact_keeps_the_ranker(fitted, tmp_path):
 def test_candidates_in_chunks_match_all_at_once(slice_split):
     from goodsassoc.engine.data import cooccurrence
     from goodsassoc.engine.recommender import _pop_score, recent_popularity, related_batch
-    from goodsassoc.engine.tuning import _related_in_chunks
+    from goodsassoc.engine.tuning import related_in_chunks
 
     data, queries = slice_split
     emb = np.random.default_rng(0).normal(size=(data.n_items, 8)).astype(np.float32)
@@ -112,7 +112,7 @@ def test_candidates_in_chunks_match_all_at_once(slice_split):
     counts, cooc = data.item_popularity, cooccurrence(data)
     args = (cooc, counts, emb, _pop_score(counts), recent_popularity(data), group_levels(data.items, cooc, counts))
     anchors = queries.anchors[:300]
-    whole, chunked = related_batch(anchors, *args), _related_in_chunks(anchors, *args, chunk=64)
+    whole, chunked = related_batch(anchors, *args), related_in_chunks(anchors, *args, chunk=64)
     for name in ("cand", "together", "tf", "prior", "group_prior"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
 
