@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from goodsassoc.abstract_models import InteractionSource
+from goodsassoc.api.openapi import Schema
 from goodsassoc.api.serializers import ErrorResponseSerializer, EventBatchResultSerializer, EventBatchSerializer
 from goodsassoc.api.throttling import EventsRateThrottle
 from goodsassoc.conf import ga_settings
@@ -27,7 +27,6 @@ def _error(detail: str, errors: list[dict[str, Any]], code: int) -> Response:
 
 
 @extend_schema(
-    operation_id="goodsassoc_events_create",
     request=EventBatchSerializer,
     responses={
         200: OpenApiResponse(EventBatchResultSerializer, description="Every event had been stored before."),
@@ -44,7 +43,8 @@ class EventBatchView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [EventsRateThrottle]
     parser_classes = [JSONParser]
-    schema = AutoSchema()
+    operation_id = "goodsassoc_events_create"
+    schema = Schema()
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, ParseError):

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -18,6 +17,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from goodsassoc import selectors
+from goodsassoc.api.openapi import Schema
 from goodsassoc.api.serializers import ErrorResponseSerializer, RecommendationsSerializer
 from goodsassoc.conf import ga_settings
 from goodsassoc.privacy import identity_for_request
@@ -100,7 +100,7 @@ def _plain_query(params: Any) -> dict[str, Any] | None:
 
 class _WidgetView(APIView):
     permission_classes = [AllowAny]
-    schema = AutoSchema()
+    schema = Schema()
 
     def query(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         options = _plain_query(request.query_params)
@@ -124,12 +124,14 @@ RESPONSES = {200: RecommendationsSerializer, 400: OpenApiResponse(ErrorResponseS
 
 
 @extend_schema(
-    operation_id="goodsassoc_related", tags=["widgets"], responses={**RESPONSES, 404: ErrorResponseSerializer},
+    tags=["widgets"], responses={**RESPONSES, 404: ErrorResponseSerializer},
     parameters=[LIMIT, OpenApiParameter("same_shop", OpenApiTypes.BOOL, description="Only the product's own shop."),
                 OpenApiParameter("same_category", OpenApiTypes.BOOL, description="Only the product's category.")],
 )
 class RelatedView(_WidgetView):
     """Related products for a product page."""
+
+    operation_id = "goodsassoc_related"
 
     def get(self, request: Request, product: str) -> Response:
         options, error = self.query(request)
@@ -145,11 +147,13 @@ class RelatedView(_WidgetView):
 
 
 @extend_schema(
-    operation_id="goodsassoc_cart", tags=["widgets"], responses=RESPONSES,
+    tags=["widgets"], responses=RESPONSES,
     parameters=[LIMIT, OpenApiParameter("items", OpenApiTypes.STR, description="Comma-separated product keys.")],
 )
 class CartView(_WidgetView):
     """Recommendations that complete a cart, for the current shopper."""
+
+    operation_id = "goodsassoc_cart"
 
     def get(self, request: Request) -> Response:
         options, error = self.query(request)
@@ -163,9 +167,11 @@ class CartView(_WidgetView):
         return self.answer(request, result)
 
 
-@extend_schema(operation_id="goodsassoc_shops", tags=["widgets"], responses=RESPONSES, parameters=[LIMIT])
+@extend_schema(tags=["widgets"], responses=RESPONSES, parameters=[LIMIT])
 class ShopsView(_WidgetView):
     """Shops the current shopper may like, including ones they have not used yet."""
+
+    operation_id = "goodsassoc_shops"
 
     def get(self, request: Request) -> Response:
         options, error = self.query(request)
