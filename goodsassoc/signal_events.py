@@ -46,9 +46,12 @@ def from_kwargs(spec: dict[str, Any], sender: Any, **kwargs: Any) -> SignalEvent
 
 
 def order_lines(spec: dict[str, Any], sender: Any, **kwargs: Any) -> SignalEvents:
-    """One purchase event per line of ``kwargs['order']``; paths come from ``spec['options']``."""
+    """One purchase event per line of ``kwargs['order']``; paths come from ``spec['options']``
+    (``shop``, ``basket`` and ``user`` on the order; ``product``, ``quantity``, ``price`` and
+    ``line_shop`` on each line)."""
     options = {"order": "order", "lines": "lines.all", "product": "product", "quantity": "quantity",
-               "price": "price", "basket": "pk", "shop": None, "user": "user", **spec.get("options", {})}
+               "price": "price", "basket": "pk", "shop": None, "line_shop": None, "user": "user",
+               **spec.get("options", {})}
     order = kwargs.get(options["order"])
     if order is None:
         return SignalEvents(request=kwargs.get("request"))
@@ -67,7 +70,9 @@ def order_lines(spec: dict[str, Any], sender: Any, **kwargs: Any) -> SignalEvent
             "event_id": uuid.uuid5(ORDER_LINE_NAMESPACE, name) if basket not in (None, "") else None,
             "kind": spec.get("kind", "purchase"),
             "product": resolve_path(line, options["product"]),
-            "quantity": quantity, "value": value, "basket": basket, "shop": shop,
+            "quantity": quantity, "value": value, "basket": basket,
+            # A marketplace order may hold several sellers' products: the line's own shop first.
+            "shop": (resolve_path(line, options["line_shop"]) if options["line_shop"] else None) or shop,
         })
     user = resolve_path(order, options["user"]) if options["user"] else None
     return SignalEvents(events, request=kwargs.get("request"), user=user)

@@ -113,6 +113,19 @@ def test_order_signal_records_every_line_once(articles, shopper):
     assert {r.user_pseudonym for r in rows} == {pseudonymise(shopper.pk)}
 
 
+def test_order_lines_take_each_lines_own_shop(articles, shopper, sellers):
+    from goodsassoc.signal_events import order_lines
+
+    purchase = Purchase.objects.create(buyer=shopper)
+    PurchaseItem.objects.create(purchase=purchase, article=articles[0], count=1, each=Decimal("1"))
+    PurchaseItem.objects.create(purchase=purchase, article=articles[2], count=1, each=Decimal("1"))
+    options = {"order": "purchase", "lines": "items.all", "product": "article", "quantity": "count",
+               "price": "each", "user": "buyer"}
+    by_line = order_lines({"options": {**options, "line_shop": "article__seller"}}, None, purchase=purchase)
+    assert [e["shop"] for e in by_line.events] == [articles[0].seller, articles[2].seller]
+    assert articles[0].seller != articles[2].seller
+
+
 def test_a_broken_signal_payload_never_breaks_the_host(articles, caplog):
     signals.article_seen.send(sender=None, request=None, product="NOPE")
     assert not Interaction.objects.exists()
