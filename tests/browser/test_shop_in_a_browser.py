@@ -110,9 +110,16 @@ def _serve(tmp: Path, url: str):
         server.wait(timeout=20)
 
 
-def _events_posted(page, action) -> dict:
-    """Run ``action`` and wait for the widget script's post to the events endpoint."""
-    with page.expect_response(lambda r: "/goodsassoc/api/events/" in r.url and r.request.method == "POST") as posted:
+def _events_posted(page, action, kind: str | None = None) -> dict:
+    """Run ``action`` and wait for the widget script's post to the events endpoint (one that holds
+    an event of ``kind``, if given: a post the previous page left in flight may answer first)."""
+
+    def wanted(r) -> bool:
+        if "/goodsassoc/api/events/" not in r.url or r.request.method != "POST":
+            return False
+        return kind is None or kind in {e["kind"] for e in json.loads(r.request.post_data)["events"]}
+
+    with page.expect_response(wanted) as posted:
         action()
     response = posted.value
     assert response.status in (200, 201), response.text()
@@ -143,9 +150,10 @@ def test_shopper_feedback_reaches_the_dashboard(demo_server):
             # Click a recommendation: a plain link (no redirect hop); the click is posted as the page changes.
             target = cart_widget.locator("li.goodsassoc-item").first
             clicked_key = target.get_attribute("data-goodsassoc-key")
-            sent = _events_posted(page, lambda: target.locator("a").click())
+            sent = _events_posted(page, lambda: target.locator("a").click(), kind="click")
             page.wait_for_url(f"**/product/{clicked_key}/")
-            assert "click" in {e["kind"] for e in sent["events"]}
+            clicks = [e for e in sent["events"] if e["kind"] == "click"]
+            assert [(e["product"], e["widget"], e["position"]) for e in clicks] == [(clicked_key, "cart", 1)]
 
             # Add the clicked product, log in and check out.
             page.get_by_role("button", name="Add to cart").click()

@@ -6,6 +6,7 @@
   "use strict";
   if (window.goodsassocFeedback) { window.goodsassocFeedback.scan(); return; }
   var STORE = "goodsassoc:pending", MAX_PENDING = 500, BATCH = 200, endpoint = "", csrf = "", skew = 0;
+  var sending = {};  // event ids of this page's posts still in flight: never posted twice at once
 
   function load() {
     try { return JSON.parse(window.localStorage.getItem(STORE) || "[]"); } catch (e) { return []; }
@@ -25,9 +26,11 @@
     save(load().filter(function (e) { return !gone[e.event_id]; }));
   }
   function flush() {
-    var batch = load().slice(0, BATCH);
+    var batch = load().filter(function (e) { return !sending[e.event_id]; }).slice(0, BATCH);
     if (!batch.length || !endpoint) { return; }
     var ids = batch.map(function (e) { return e.event_id; });
+    ids.forEach(function (id) { sending[id] = true; });
+    function settled() { ids.forEach(function (id) { delete sending[id]; }); }
     fetch(endpoint, {
       method: "POST", keepalive: true, credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
@@ -35,7 +38,8 @@
     }).then(function (response) {
       // 2xx: stored; 4xx other than 429: never storable, so do not retry forever.
       if (response.status < 500 && response.status !== 429) { forget(ids); }
-    }).catch(function () { /* offline: kept for the next page */ });
+      settled();
+    }).catch(function () { settled(); /* offline: kept for the next page */ });
   }
   function event(section, item, kind) {
     var d = section.dataset, key = item.dataset.goodsassocKey, e = {
@@ -69,6 +73,8 @@
     var link = ev.target.closest && ev.target.closest("section[data-goodsassoc-endpoint] li[data-goodsassoc-click-id] a");
     if (!link) { return; }
     var item = link.closest("li"), section = link.closest("section");
+    // A click may come before the page's first scan (which waits for an idle moment).
+    endpoint = endpoint || section.dataset.goodsassocEndpoint; csrf = csrf || section.dataset.goodsassocCsrf || "";
     queue([event(section, item, "click")]);
     flush();  // keepalive: survives the navigation that follows
   }, true);
