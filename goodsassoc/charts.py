@@ -17,7 +17,7 @@ def _fmt(value: float, percent: bool) -> str:
 def line_chart(labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str,
                percent: bool = False, width: int = 640, height: int = 220) -> SafeString:
     """Lines over a shared x axis (e.g. days or training runs); None leaves a gap."""
-    left, right, top, bottom = 56, 12, 26, 34
+    left, right, top, bottom = 56, 24, 26, 34  # right: room for half of the last x label
     values = [v for points in series.values() for v in points if v is not None]
     top_value = max(values, default=0.0) or 1.0
     inner_w, inner_h = width - left - right, height - top - bottom

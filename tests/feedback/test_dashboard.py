@@ -129,6 +129,14 @@ def test_training_runs_show_their_metrics_beside_the_popularity_baseline(admin_c
     assert "0.2400" in page and "0.1300" in page and "0.1050" in page
 
 
+def test_the_pairs_table_says_which_widget_it_shows(admin_client, db):
+    page = admin_client.get("/admin/goodsassoc/feedbackdaily/").content.decode()
+    assert "Widget: related (choose another widget above" in page
+    assert "No recommended pair was clicked in this range." in page
+    page = admin_client.get("/admin/goodsassoc/feedbackdaily/?widget=cart").content.decode()
+    assert "Widget: cart." in page
+
+
 def test_shops_widget_pairs_are_shown_by_shop_key(admin_client, served, sellers):
     shop = str(sellers[0].pk)
     event = {**click("s1", None, 1, widget="shops", anchor="", shop=shop)}
