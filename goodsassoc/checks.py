@@ -150,6 +150,14 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
     if not isinstance(user.get("PRODUCT_CARDS", True), bool):
         errors.append(_error(20, "GOODSASSOC['PRODUCT_CARDS'] must be True or False."))
     errors += _crontab_errors(user, "PRODUCT_CARDS_CRONTAB", 19)
+    price_format = user.get("PRICE_FORMAT", DEFAULTS["PRICE_FORMAT"])
+    try:
+        if not isinstance(price_format, str):
+            raise TypeError
+        price_format.format(1234.5)
+    except (TypeError, ValueError, IndexError, KeyError):
+        errors.append(_error(21, f"GOODSASSOC['PRICE_FORMAT'] = {price_format!r} cannot format a price.",
+                             "A str.format pattern with one placeholder for the number, e.g. '${:,.2f}'."))
     tolerance = user.get("QUALITY_GATE_TOLERANCE", DEFAULTS["QUALITY_GATE_TOLERANCE"])
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
         errors.append(_error(14, f"GOODSASSOC['QUALITY_GATE_TOLERANCE'] = {tolerance!r} must be a number in [0, 1)."))

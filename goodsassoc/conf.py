@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     "PRODUCT_CARDS": True,
     "PRODUCT_CARD_MAX_AGE": 3600,
     "PRODUCT_CARDS_CRONTAB": "*/10 * * * *",  # default schedule of the full sync; None: none
+    # How widget templates show a price: a str.format pattern for the number, e.g. "${:,.2f}" or
+    # "{:.2f} €" (the JSON endpoints return the plain number).
+    "PRICE_FORMAT": "{:.2f}",
     # Leave out of "complete your cart" what the shopper bought in the last RECENTLY_BOUGHT_DAYS.
     "EXCLUDE_RECENTLY_BOUGHT": False,
     "RECENTLY_BOUGHT_DAYS": 30,

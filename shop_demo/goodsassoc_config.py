@@ -24,6 +24,7 @@ DEMO_GOODSASSOC = {
         # "shop" is not set: a product is sold in every store.
     },
     "PSEUDONYM_KEY": os.environ.get("GOODSASSOC_PSEUDONYM_KEY", _DEMO_PSEUDONYM_KEY),
+    "PRICE_FORMAT": "${:,.2f}",  # as the shop's own pages write prices
     "NEIGHBOURS": 30,  # related products kept per product (the widgets show up to 8)
     # Model artifacts: var/artifacts for the embedded demo, a volume in docker.
     "ARTIFACT_DIR": os.environ.get("GOODSASSOC_ARTIFACT_DIR",

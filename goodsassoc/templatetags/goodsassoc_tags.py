@@ -4,6 +4,7 @@
     {% related_products product limit=6 %}
     {% cart_recommendations cart_products limit=4 %}
     {% shops_you_may_like limit=4 %}
+    {{ item.price|goodsassoc_price }}
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ from goodsassoc.feedback import event_id
 from goodsassoc.privacy import identity_for_request
 
 register = template.Library()
+
+
+@register.filter
+def goodsassoc_price(value: Any) -> str:
+    """A widget item's price as ``PRICE_FORMAT`` writes it ("" for none)."""
+    if value is None or value == "":
+        return ""
+    try:
+        return ga_settings.PRICE_FORMAT.format(float(value))
+    except (TypeError, ValueError, IndexError, KeyError):
+        return str(value)
 
 
 def _events_url() -> str:

@@ -70,6 +70,9 @@ def test_missing_setting():
         ({"PRODUCT_CARD_MAX_AGE": 0}, "goodsassoc.E009"),
         ({"PRODUCT_CARDS_CRONTAB": "every ten minutes"}, "goodsassoc.E019"),
         ({"PRODUCT_CARDS": "yes"}, "goodsassoc.E020"),
+        ({"PRICE_FORMAT": "{:.2f} {}"}, "goodsassoc.E021"),
+        ({"PRICE_FORMAT": "{:d}"}, "goodsassoc.E021"),
+        ({"PRICE_FORMAT": 2}, "goodsassoc.E021"),
         ({"PSEUDONYM_KEY": None}, "goodsassoc.W001"),
     ],
 )

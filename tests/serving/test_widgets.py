@@ -52,6 +52,14 @@ def test_related_widget_shows_reasons_and_escapes_product_text(served, articles)
     assert 'data-goodsassoc-position="1"' in html and f'data-goodsassoc-version="{served.pk}"' in html
 
 
+def test_widget_prices_follow_price_format(served, articles, settings):
+    # articles[1] (SKU-2, first of SKU-1's related items) costs 19.00
+    assert '<span class="goodsassoc-price">19.00</span>' in render("{% related_products product limit=1 %}",
+                                                                   product=articles[0])
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "PRICE_FORMAT": "{:,.2f} €"}
+    assert render("{{ 1234.5|goodsassoc_price }}|{{ none|goodsassoc_price }}", none=None) == "1,234.50 €|"
+
+
 def test_a_widget_problem_renders_nothing_instead_of_breaking(articles, monkeypatch):
     from goodsassoc import selectors
 
