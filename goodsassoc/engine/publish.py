@@ -20,6 +20,18 @@ from goodsassoc.engine.scoring import (
     ServingTables,
 )
 
+MIN_BRANDS = 5  # a catalogue of 50 or more items with fewer distinct brands has labels, not brands
+
+
+def telling_brands(brand: pd.Series) -> np.ndarray:
+    """Per item its brand where "same brand" tells a shopper something, else "" for all: a column
+    with a handful of values over a large catalogue (Complete Journey's "National" / "Private")
+    classes products rather than naming brands, and would make "same brand" half of every list."""
+    b = brand.astype("string").fillna("")
+    if len(b) >= 50 and b[b != ""].nunique() < MIN_BRANDS:
+        b = pd.Series("", index=b.index, dtype="string")
+    return b.to_numpy(dtype=object)
+
 
 def neighbours_frame(t: ServingTables, evidence: dict[str, np.ndarray], items: pd.DataFrame) -> pd.DataFrame:
     """Per item its top-K related items: item_id, neighbour_id, rank, score, reason, evidence (dict)."""
@@ -31,7 +43,7 @@ def neighbours_frame(t: ServingTables, evidence: dict[str, np.ndarray], items: p
     df = df.sort_values(["r", "score", "c"], ascending=[True, False, True], kind="stable")
     df["rank"] = df.groupby("r").cumcount() + 1
     cat = items["category_3"].astype("string").fillna("").to_numpy(dtype=object)
-    brand = items["brand"].astype("string").fillna("").to_numpy(dtype=object)
+    brand = telling_brands(items["brand"])
     r, c = df["r"].to_numpy(), df["c"].to_numpy()
     same_cat = (cat[r] != "") & (cat[r] == cat[c])
     same_brand = (brand[r] != "") & (brand[r] == brand[c])

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 # Reason codes carried by every recommendation (the evidence dict says why in numbers).
@@ -245,28 +244,6 @@ def related_candidates(
     safe = np.maximum(cand, 0)
     return RelatedCandidates(anchors, cand, together, tf.astype(np.float32), pop[safe], prior[safe],
                              log_q=log_share(counts)[safe])
-
-
-def related_reasons(
-    anchor: int, items: np.ndarray, together: np.ndarray, tf: np.ndarray, attrs: pd.DataFrame, baskets: np.ndarray
-) -> list[tuple[str, dict]]:
-    """Reason code and readable evidence for each neighbour of ``anchor``."""
-    a = attrs.iloc[anchor]
-    out = []
-    for j, t, s in zip(items, together, tf, strict=True):
-        b = attrs.iloc[j]
-        same_cat = bool(pd.notna(a["category_3"]) and a["category_3"] == b["category_3"])
-        same_brand = bool(pd.notna(a["brand"]) and a["brand"] == b["brand"])
-        if t >= MIN_TOGETHER:
-            out.append((BOUGHT_TOGETHER, {"baskets_together": int(t), "text": f"bought together {int(t)} times"}))
-        elif same_cat or same_brand or s >= 0.5:
-            what = " and ".join(x for x, f in (("category", same_cat), ("brand", same_brand)) if f)
-            text = f"same {what}" if what else "similar product"
-            out.append((SIMILAR_ITEM, {"same_category": same_cat, "same_brand": same_brand,
-                                       "similarity": round(float(s), 3), "text": text}))
-        else:
-            out.append((POPULAR, {"baskets": int(baskets[j]), "text": f"popular: in {int(baskets[j])} baskets"}))
-    return out
 
 
 # --- CART --------------------------------------------------------------------------------------

@@ -77,6 +77,24 @@ def test_neighbour_table_has_readable_reasons(fitted):
     assert {"all", "category_1", "shop"} <= set(fitted.popular["scope"])
 
 
+def test_a_brand_column_of_two_labels_gives_no_same_brand_reason(fitted):
+    assert fitted.items["brand"].nunique() < publish.MIN_BRANDS  # Complete Journey: "National", "Private"
+    frame = publish.neighbours_frame(fitted.tables, fitted.neighbour_evidence, fitted.items)
+    assert not frame["evidence"].map(lambda e: e.get("same_brand", False)).any()
+    assert len(frame[frame["reason"] == scoring.SIMILAR_ITEM])  # still similar by category or vector
+
+
+def test_brands_tell_unless_a_large_catalogue_has_only_a_few():
+    import pandas as pd
+
+    labels = pd.Series(["Private"] * 60 + ["National"] * 40)
+    assert set(publish.telling_brands(labels)) == {""}
+    brands = pd.Series(["Private"] * 60 + [f"B{i}" for i in range(5) for _ in range(8)])
+    assert list(publish.telling_brands(brands)) == list(brands)
+    small = pd.Series(["Forge", "Forge", "Oakline", None])
+    assert list(publish.telling_brands(small)) == ["Forge", "Forge", "Oakline", ""]
+
+
 def test_artifact_round_trip(fitted, tmp_path):
     path = artifact.save(fitted, tmp_path / "model")
     tables, manifest = artifact.load(path)
