@@ -151,11 +151,7 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
         errors.append(_error(20, "GOODSASSOC['PRODUCT_CARDS'] must be True or False."))
     errors += _crontab_errors(user, "PRODUCT_CARDS_CRONTAB", 19)
     price_format = user.get("PRICE_FORMAT", DEFAULTS["PRICE_FORMAT"])
-    try:
-        if not isinstance(price_format, str):
-            raise TypeError
-        price_format.format(1234.5)
-    except (TypeError, ValueError, IndexError, KeyError):
+    if not _formats_a_number(price_format):
         errors.append(_error(21, f"GOODSASSOC['PRICE_FORMAT'] = {price_format!r} cannot format a price.",
                              "A str.format pattern with one placeholder for the number, e.g. '${:,.2f}'."))
     tolerance = user.get("QUALITY_GATE_TOLERANCE", DEFAULTS["QUALITY_GATE_TOLERANCE"])
@@ -167,6 +163,16 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
         errors.append(_error(12, f"GOODSASSOC['ANONYMOUS_COOKIE_SAMESITE'] = {samesite!r} must be "
                                  "'Lax', 'Strict', 'None' or False."))
     return errors
+
+
+def _formats_a_number(pattern: Any) -> bool:
+    if not isinstance(pattern, str):
+        return False
+    try:
+        pattern.format(1234.5)
+    except (ValueError, IndexError, KeyError):
+        return False
+    return True
 
 
 def _crontab_errors(user: dict[str, Any], key: str, number: int) -> list[Error]:

@@ -20,7 +20,8 @@ from goodsassoc.engine.scoring import (
     ServingTables,
 )
 
-MIN_BRANDS = 5  # a catalogue of 50 or more items with fewer distinct brands has labels, not brands
+MIN_BRANDS = 5  # a catalogue of BRAND_CHECK_ITEMS or more items with fewer distinct brands has labels
+BRAND_CHECK_ITEMS = 50  # smaller catalogues keep whatever brands they have
 
 
 def telling_brands(brand: pd.Series) -> np.ndarray:
@@ -28,7 +29,7 @@ def telling_brands(brand: pd.Series) -> np.ndarray:
     with a handful of values over a large catalogue (Complete Journey's "National" / "Private")
     classes products rather than naming brands, and would make "same brand" half of every list."""
     b = brand.astype("string").fillna("")
-    if len(b) >= 50 and b[b != ""].nunique() < MIN_BRANDS:
+    if len(b) >= BRAND_CHECK_ITEMS and b[b != ""].nunique() < MIN_BRANDS:
         b = pd.Series("", index=b.index, dtype="string")
     return b.to_numpy(dtype=object)
 

@@ -121,9 +121,9 @@ def test_order_lines_take_each_lines_own_shop(articles, shopper, sellers):
     PurchaseItem.objects.create(purchase=purchase, article=articles[2], count=1, each=Decimal("1"))
     options = {"order": "purchase", "lines": "items.all", "product": "article", "quantity": "count",
                "price": "each", "user": "buyer"}
+    assert articles[0].seller != articles[2].seller  # two sellers in one order
     by_line = order_lines({"options": {**options, "line_shop": "article__seller"}}, None, purchase=purchase)
     assert [e["shop"] for e in by_line.events] == [articles[0].seller, articles[2].seller]
-    assert articles[0].seller != articles[2].seller
 
 
 def test_a_broken_signal_payload_never_breaks_the_host(articles, caplog):
