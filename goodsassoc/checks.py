@@ -28,6 +28,7 @@ POSITIVE_INTS = ("EVENTS_MAX_BATCH", "ANONYMOUS_COOKIE_AGE", "IMPORT_CHUNK_SIZE"
                  "TASK_SOFT_TIME_LIMIT", "ATTRIBUTION_WINDOW_HOURS", "FEEDBACK_SUMMARY_DAYS",
                  "INTERACTION_EXPORT_MAX_ROWS", "PRODUCT_CARD_MAX_AGE")
 NON_NEGATIVE_INTS = ("WIDGET_LOCAL_CACHE_SECONDS", "WIDGET_LOCAL_CACHE_SIZE")  # 0 switches off
+BOOLEANS = ("PRODUCT_CARDS", "WIDGET_PREPARED_QUERY")
 MIDDLEWARE_PATH = "goodsassoc.middleware.AnonymousIdMiddleware"
 
 
@@ -147,8 +148,9 @@ def _value_errors(user: dict[str, Any]) -> list[Error]:
         errors.append(_error(11, "GOODSASSOC['PSEUDONYM_KEY'] must be a string of at least 32 characters.",
                              "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"))
     errors += _crontab_errors(user, "RETRAIN_CRONTAB", 13)
-    if not isinstance(user.get("PRODUCT_CARDS", True), bool):
-        errors.append(_error(20, "GOODSASSOC['PRODUCT_CARDS'] must be True or False."))
+    for name in BOOLEANS:
+        if not isinstance(user.get(name, True), bool):
+            errors.append(_error(20, f"GOODSASSOC['{name}'] must be True or False."))
     errors += _crontab_errors(user, "PRODUCT_CARDS_CRONTAB", 19)
     price_format = user.get("PRICE_FORMAT", DEFAULTS["PRICE_FORMAT"])
     if not _formats_a_number(price_format):

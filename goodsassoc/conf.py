@@ -72,6 +72,11 @@ DEFAULTS: dict[str, Any] = {
     # saving the shared cache's round trip (0 switches it off; off anyway with DummyCache).
     "WIDGET_LOCAL_CACHE_SIZE": 2000,
     "WIDGET_LOCAL_CACHE_SECONDS": 60,
+    # On PostgreSQL (psycopg 3), run the widget's query as a prepared statement on each connection,
+    # which saves PostgreSQL planning it on every cache miss. Set False behind a pooler that cannot
+    # keep prepared statements (PgBouncer in transaction mode before 1.21, without
+    # max_prepared_statements); a process that meets a lost statement also turns it off by itself.
+    "WIDGET_PREPARED_QUERY": True,
     # Product cards (goodsassoc.cards): what widgets show of a product (title, price, link, shop,
     # category, availability), copied into goodsassoc's table so that a widget needs one query.
     # Written at publish, when a product is saved or deleted, and by the scheduled sync; a card

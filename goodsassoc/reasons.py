@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 
 def describe(reason: str, evidence: dict) -> str:
+    """The reason in the active language. A widget's items share few distinct reasons, so the
+    words are remembered per language, reason and evidence (translation lookups cost more than
+    the rest of a cold widget's Python)."""
+    try:
+        return _describe_in(get_language(), reason, tuple(sorted(evidence.items())))
+    except (AttributeError, TypeError):  # evidence that is not a flat dict of plain values
+        return _words(reason, evidence)
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe_in(language: str | None, reason: str, evidence: tuple[tuple[str, Any], ...]) -> str:
+    return _words(reason, dict(evidence))
+
+
+def _words(reason: str, evidence: dict) -> str:
     if reason == "bought_together":
         n = evidence.get("baskets_together")
         if n:

@@ -48,7 +48,7 @@ class Recommendation:
     key: str  # product key, or shop key for the shops widget
     score: float
     reason: str
-    evidence: dict  # (JSON text while a result is being ranked: read only for the items kept)
+    evidence: dict
     position: int = 0
     text: str = ""
     title: str = ""
@@ -131,15 +131,23 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
     def compute() -> Recommendations:
         # Given a key, the product is loaded with the recommended ones (one query), unless the
         # fallback needs its category first.
+        # The popular items that pad a short list come only where the model has fewer rows than
+        # the padding threshold (most products have more): a further query fetches them if rules
+        # or exclusions thin a long list out that far.
         anchor = given
         scopes = _category_scopes(anchor) if anchor is not None else [("all", "")]
-        branches = [rules_branch("related", [key]), popular_branch(scopes, limit * 3)]
+        enough = limit * 2
+        branches = [rules_branch("related", [key])]
         if arm.strategy != "popular":
-            branches.append(related_branch([key]))
+            branches += [related_branch([key]), popular_branch(scopes, limit * 3, unless_related=(key, enough))]
+        else:
+            branches.append(popular_branch(scopes, limit * 3))
         if anchor is None and cards.enabled():
             branches.append(card_branch([key]))
         rows = fetch(branches)
-        model = [(r[0], r[1], r[3], r[4]) for r in rows.related.get(key, [])]  # r[4]: evidence, JSON text
+        related = rows.related.get(key, [])
+        popular_left_out = any(r[5] >= enough for r in related)  # r[5]: rank
+        model = [(r[0], r[1], r[3], r[4]) for r in related]  # r[4]: evidence, JSON text
         if anchor is None and not model:
             anchor = _load_product(key)
             if anchor is None:
@@ -149,15 +157,19 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
                 again = fetch([popular_branch(scopes, limit * 3)])
                 rows.popular = again.popular
                 rows.cards.update(again.cards)
+        ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
+        if len(ranked) < enough and popular_left_out:
+            again = fetch([popular_branch(scopes, limit * 3)])
+            rows.popular = again.popular
+            rows.cards.update(again.cards)
         popular, scope = _most_specific(rows.popular, scopes)
         strategy = "model" if model else ("popular_in_category" if scope != "all" else "popular")
-        ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
-        if len(ranked) < limit * 2:  # too few (a new or rare product): pad with what is popular around it
+        if len(ranked) < enough:  # too few (a new or rare product): pad with what is popular around it
             seen = {c[0] for c in ranked}
             ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
                                   pins=not ranked)
-        result = Recommendations("related", _items(ranked), strategy, rows.version, anchor=key)
-        return _finish(result, limit, rows.cards, anchor=anchor, anchor_key=key, same_shop=same_shop,
+        result = Recommendations("related", (), strategy, rows.version, anchor=key)
+        return _finish(result, ranked, limit, rows.cards, anchor=anchor, anchor_key=key, same_shop=same_shop,
                        same_category=same_category)
 
     parts = [key, limit, excluded, same_shop, same_category, arm.label]
@@ -188,7 +200,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         candidates = blend_cart(rows, keys)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
-        return _finish(Recommendations("cart", _items(ranked), strategy, rows.version), limit, rows.cards)
+        return _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards)
 
     parts = [keys, shopper, limit, recent, arm.label]
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
@@ -253,14 +265,17 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         chosen = own or [r for r in rows.shops if r[0] == ""]
         strategy = "model" if own else "popular"
         ranked = sorted(chosen, key=lambda r: r[5])
-        items = _items([(b, s, reason, parse_json(ev)) for _, b, s, reason, ev, _ in ranked])
         model = hosts.shop_model()
-        if model is None or not items:
+        if model is None or not ranked:
             return Recommendations("shops", (), strategy, rows.version)
-        objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[i.key for i in items])}
-        kept = [replace(i, position=n + 1, title=str(objects[i.key]), url=cards.url_of(objects[i.key]),
-                        text=describe(i.reason, i.evidence))
-                for n, i in enumerate(i for i in items if i.key in objects)]
+        objects = {str(s.pk): s for s in model._default_manager.filter(pk__in=[r[1] for r in ranked])}
+        kept = []
+        for _, key, score, reason, evidence, _ in ranked:
+            if key in objects:
+                evidence = parse_json(evidence)
+                kept.append(Recommendation(key, score, reason, evidence, position=len(kept) + 1,
+                                           text=describe(reason, evidence), title=str(objects[key]),
+                                           url=cards.url_of(objects[key])))
         return Recommendations("shops", tuple(kept), strategy, rows.version)
 
     parts = [shopper, limit, arm.label]
@@ -268,11 +283,6 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
 
 
 # --- shared steps -----------------------------------------------------------------------------
-
-
-def _items(ranked: Sequence[tuple[str, float, str, dict]]) -> tuple[Recommendation, ...]:
-    """Candidates, best first; their words (``text``) are written for the ones kept (``_finish``)."""
-    return tuple(Recommendation(key, score, reason, evidence) for key, score, reason, evidence in ranked)
 
 
 def _load_product(key: str) -> Any:
@@ -302,18 +312,21 @@ def products_loaded(limit: int, *, narrowed: bool = False) -> int:
     return limit * 6 if narrowed else limit + max(2, limit // 2)
 
 
-def _finish(result: Recommendations, limit: int, known: dict[str, cards.Card], *, anchor: Any = None,
-            anchor_key: str = "", same_shop: bool = False, same_category: bool = False) -> Recommendations:
-    """Drop unavailable products, apply request filters, and keep what rendering needs, from the
-    products' cards: those the widget's query brought (``known``), the others read from the host
-    (one query, with the anchor if only its key is known and it has no card).
+def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: int, known: dict[str, cards.Card],
+            *, anchor: Any = None, anchor_key: str = "", same_shop: bool = False,
+            same_category: bool = False) -> Recommendations:
+    """The result's items: the ranked candidates (key, score, reason, evidence as JSON text), best
+    first, less unavailable products and those the request's filters leave out, with what
+    rendering needs from the products' cards: those the widget's query brought (``known``), the
+    others read from the host (one query, with the anchor if only its key is known and it has no
+    card). Items are built only for the candidates kept.
 
     Half as many again as the limit are looked at, which covers the usual share of unavailable
     products without reading host products that are not shown (building the host's model
     instances is most of a cold widget's time without cards); a list thinned out more than that
     (or narrowed by a filter) looks at the rest in a further step.
     """
-    if not result.items:
+    if not ranked:
         return result
     adapter = hosts.get_adapter()
     kept: list[Recommendation] = []
@@ -321,9 +334,9 @@ def _finish(result: Recommendations, limit: int, known: dict[str, cards.Card], *
     shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
     category = cards.category_of(adapter, anchor) if same_category and anchor is not None else ""
     start, batch = 0, products_loaded(limit, narrowed=same_shop or same_category)
-    while len(kept) < limit and start < len(result.items):
-        chunk = result.items[start : start + batch]
-        missing = [i.key for i in chunk if i.key not in known]
+    while len(kept) < limit and start < len(ranked):
+        chunk = ranked[start : start + batch]
+        missing = [c[0] for c in chunk if c[0] not in known]
         if need_anchor and anchor_key not in known:
             missing.append(anchor_key)
         found = {**known, **cards.load(missing, category=same_category)} if missing else known
@@ -334,17 +347,18 @@ def _finish(result: Recommendations, limit: int, known: dict[str, cards.Card], *
                 return Recommendations(result.widget, strategy=UNKNOWN_PRODUCT)
             shop = (card.shop or None) if same_shop else None
             category = card.category if same_category else ""
-        for item in chunk:
-            card = found.get(item.key)
+        for key, score, reason, text in chunk:
+            card = found.get(key)
             if card is None or not card.available:
                 continue
             if shop and card.shop != shop:
                 continue
             if category and card.category != category:
                 continue
-            evidence = parse_json(item.evidence)  # published rows carry JSON text: read only what is shown
-            kept.append(replace(item, position=len(kept) + 1, title=card.title, price=card.price, url=card.url,
-                                evidence=evidence, text=describe(item.reason, evidence)))
+            evidence = parse_json(text)  # published rows carry JSON text: read only what is shown
+            kept.append(Recommendation(key, score, reason, evidence, position=len(kept) + 1,
+                                       text=describe(reason, evidence), title=card.title, price=card.price,
+                                       url=card.url))
             if len(kept) == limit:
                 break
         start += batch

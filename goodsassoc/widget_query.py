@@ -14,12 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
-from goodsassoc import cards
+from goodsassoc import cards, prepared
 from goodsassoc.models import (
     Interaction,
     MerchantRule,
@@ -62,6 +62,15 @@ class Rows:
     cards: dict[str, cards.Card] = field(default_factory=dict)
 
 
+# Each source's columns, in the order the selectors unpack them (numbers come typed from the
+# database: double precision as float, integers as int).
+_related = itemgetter(3, 4, 5, 6, 7, 8, 10, 11)  # b, score, popularity, reason, evidence, rank, kinds a and b
+_popular = itemgetter(3, 4, 2, 8, 6, 5, 11)  # b, score, scope key, rank, scope, recent, kind
+_shopper = itemgetter(3, 4, 5, 9, 11)  # b, repeat, taste, recency, kind
+_shop = itemgetter(2, 3, 4, 6, 7, 8)  # shopper, shop, score, reason, evidence, rank
+_rule = itemgetter(2, 3, 4, 6)  # anchor, target, factor, action
+
+
 def placeholders(items: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(items))
 
@@ -73,30 +82,30 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
         parts.append(sql)
         params += values
     rows = Rows()
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        fetched = cursor.fetchall()
-    for src, version, a, b, s, p, reason, evidence, rk, q, ka, kb, *card in fetched:
-        if card[5] is not None:  # a fresh card of product b
-            rows.cards[b] = cards.Card(card[0], card[1], card[2], card[3], card[4], bool(card[5]))
-        if src == "card":
-            continue
-        if version and src != "rule":
-            rows.version = int(version)
+    fetched = prepared.run(" UNION ALL ".join(parts), params)
+    for row in fetched:
+        src = row[0]
+        if row[17] is not None:  # a fresh card of product b
+            rows.cards[row[3]] = cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
         if src == "related":
-            rows.related[a].append((b, float(s), float(p), reason, evidence, rk, int(ka), int(kb)))
-        elif src == "shopper":
-            rows.shopper.append((b, float(s), float(p), float(q), int(kb)))
+            rows.related[row[2]].append(_related(row))
         elif src == "popular":
-            rows.popular.append((b, float(s), a, rk, reason, float(p), int(kb)))
+            rows.popular.append(_popular(row))
+        elif src == "shopper":
+            rows.shopper.append(_shopper(row))
+        elif src == "card":
+            continue
         elif src == "shop":
-            rows.shops.append((a, b, float(s), reason, evidence, rk))
+            rows.shops.append(_shop(row))
         elif src == "rule":
-            rows.rules.append((a, b, float(s), reason))
+            rows.rules.append(_rule(row))
+            continue
         elif src == "bought":
-            rows.bought.add(b)
+            rows.bought.add(row[3])
         elif src == "weights":
-            rows.weights = parse_json(evidence).get("weights", {})
+            rows.weights = parse_json(row[7]).get("weights", {})
+        if row[1]:
+            rows.version = int(row[1])
     return rows
 
 
@@ -125,15 +134,22 @@ def related_branch(anchors: Sequence[str]) -> tuple[str, list]:
             f"WHERE r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)})", [*params, *anchors])
 
 
-def popular_branch(scopes: Sequence[tuple[str, str]], limit: int) -> tuple[str, list]:
-    """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")]."""
+def popular_branch(scopes: Sequence[tuple[str, str]], limit: int,
+                   unless_related: tuple[str, int] | None = None) -> tuple[str, list]:
+    """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")];
+    with ``unless_related=(key, rank)``, none if product ``key`` has a related row of that rank or lower."""
     t = PopularItem._meta.db_table
     card, join, params = card_join("r.product_key")
     where = " OR ".join("(r.scope = %s AND r.scope_key = %s)" for _ in scopes)
     params += [limit, *(value for pair in scopes for value in pair)]
+    unless = ""
+    if unless_related is not None:
+        unless = (f" AND NOT EXISTS (SELECT 1 FROM {RelatedItem._meta.db_table} x WHERE x.version = {served_sql()} "
+                  "AND x.product_key = %s AND x.rank >= %s)")
+        params += list(unless_related)
     return (f"SELECT 'popular', r.version, r.scope_key, r.product_key, r.score, r.recent, r.scope, '', r.rank, 0, "
-            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {served_sql()} AND r.rank <= %s AND ({where})",
-            params)
+            f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {served_sql()} AND r.rank <= %s AND ({where})"
+            f"{unless}", params)
 
 
 def card_branch(keys: Sequence[str]) -> tuple[str, list]:
