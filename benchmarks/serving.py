@@ -82,12 +82,18 @@ def ensure_model(skip_training: bool) -> dict:
     return results
 
 
-# (label, Django cache, product cards): the cold state without cards reads the host's products.
-STATES = (("warm cache", "redis", True), ("cold cache", "none", True), ("cold cache, cards off", "none", False))
+# (label, Django cache, product cards, prepared widget query): the cold state without cards reads
+# the host's products; the unprepared one has PostgreSQL plan each widget's query again.
+STATES = (("warm cache", "redis", True, True), ("cold cache", "none", True, True),
+          ("cold cache, unprepared", "none", True, False), ("cold cache, cards off", "none", False, True))
+# (the state a line compares the default cold cache with, what it switches, its setting)
+COMPARED = (("cold cache, unprepared", "Prepared widget query", "`WIDGET_PREPARED_QUERY`"),
+            ("cold cache, cards off", "Product cards", "`PRODUCT_CARDS`"))
 
 
-def start_server(cache: str, workers: int, cards: bool = True) -> tuple[subprocess.Popen, int]:
-    return start_gunicorn(workers, {"BENCH_CACHE": cache, "BENCH_CARDS": "on" if cards else "off"})
+def start_server(cache: str, workers: int, cards: bool = True, prepared: bool = True) -> tuple[subprocess.Popen, int]:
+    return start_gunicorn(workers, {"BENCH_CACHE": cache, "BENCH_CARDS": "on" if cards else "off",
+                                    "BENCH_PREPARED": "on" if prepared else "off"})
 
 
 def client(port: int, paths: list[str], seconds: float, seed: int) -> list[float]:
@@ -195,8 +201,8 @@ def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rou
     paths = request_paths()
     runs: dict[str, list[dict]] = {}
     ratios: dict[str, list[float]] = {}
-    for state, cache, with_cards in STATES:
-        server, port = start_server(cache, workers, with_cards)
+    for state, cache, with_cards, prepared in STATES:
+        server, port = start_server(cache, workers, with_cards, prepared)
         try:
             client(port, paths["trivial"], 1.0, 0)
             for _ in range(rounds):
@@ -236,7 +242,7 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     limit = 10
     loaded = selectors.products_loaded(limit)  # what the widget asks the host for, plus the anchor
     whole, off = "whole widget, product cards (default)", "whole widget, cards off (reads the host's products)"
-    rows_part = "its one query: published rows and their cards (UNION)"
+    rows_part = "its one query: published rows and their cards (UNION, prepared)"
     host = f"cards off: the host's products (ORM query, up to {loaded + 1} rows)"
     links = f"cards off: links of {limit} products (get_absolute_url)"
     parts: dict[str, list[float]] = {whole: [], rows_part: [], off: [], host: [], links: []}
@@ -262,8 +268,9 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
         cold()
         timed(whole, selectors.related_products, key, limit=limit)
         timed(rows_part, widget_query.fetch, [
-            widget_query.rules_branch("related", [key]), widget_query.popular_branch([("all", "")], limit * 3),
-            widget_query.related_branch([key]), widget_query.card_branch([key])])
+            widget_query.rules_branch("related", [key]), widget_query.related_branch([key]),
+            widget_query.popular_branch([("all", "")], limit * 3, unless_related=(key, limit * 2)),
+            widget_query.card_branch([key])])
     with override_settings(GOODSASSOC={**settings.GOODSASSOC, "PRODUCT_CARDS": False}):
         for key in keys:
             cold()
@@ -295,8 +302,10 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"(other work on the machine slows both sides of each ratio, and the absolute figures). "
         f"Warm cache: Redis and each worker's in-process copies, filled by requesting each of the "
         f"2,000 paths {passes} times just before the measured run (a worker only keeps what it served); "
-        f"cold cache: no cache at all (`DummyCache`), every request reads PostgreSQL; cards off: the same "
-        f"with `PRODUCT_CARDS = False`, so that each widget also reads the host's products (as before cards).",
+        f"cold cache: no cache at all (`DummyCache`), every request reads PostgreSQL; unprepared: the same "
+        f"with `WIDGET_PREPARED_QUERY = False`, so that PostgreSQL parses and plans each widget's query "
+        f"again; cards off: the same with `PRODUCT_CARDS = False`, so that each widget also reads the "
+        f"host's products (as before cards).",
         "",
         f"Each widget ran {rounds} times for {seconds:.0f} s, each time right after {seconds:.0f} s of the trivial "
         f"endpoint; its ratio is the median over those rounds of its requests/s over the trivial run's just "
@@ -318,14 +327,16 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         lines += ["", "Where a cold related-products widget spends its time (median ms over 300 products, "
                       "in one process, outside the server):", "", "| part | ms |", "|---|---:|"]
         lines += [f"| {name} | {ms:.2f} |" for name, ms in breakdown.items()]
-    if all(f"{w} (cold cache, cards off)" in endpoints for w in ("related", "cart")):
+    for state, what, setting in COMPARED:
+        if not all(f"{w} ({state})" in endpoints for w in ("related", "cart")):
+            continue
         on = {w: endpoints[f"{w} (cold cache)"] for w in ("related", "cart")}
-        off = {w: endpoints[f"{w} (cold cache, cards off)"] for w in ("related", "cart")}
-        lines += ["", "Product cards, cold cache, cards off -> on: " + "; ".join(
+        off = {w: endpoints[f"{w} ({state})"] for w in ("related", "cart")}
+        lines += ["", f"{what} ({setting}), cold cache, off -> on: " + "; ".join(
             f"{w}: ratio {off[w]['ratio']:.2f} -> {on[w]['ratio']:.2f}, server CPU {off[w]['server_ms']:.2f} -> "
             f"{on[w]['server_ms']:.2f} ms, PostgreSQL CPU {off[w]['postgres_ms']:.2f} -> {on[w]['postgres_ms']:.2f} ms"
-            for w in ("related", "cart")) + f". The trivial request costs the server "
-            f"{endpoints['trivial']['server_ms']:.2f} ms."]
+            for w in ("related", "cart")) + "."]
+    lines += ["", f"The trivial request costs the server {endpoints['trivial']['server_ms']:.2f} ms."]
     lines += ["", f"Goals (share of the trivial endpoint's throughput): warm cache >= 0.70: "
                   f"{'met' if warm >= 0.7 else 'not met'} ({warm:.2f}); cold cache >= 0.50: "
                   f"{'met' if cold >= 0.5 else 'not met'} ({cold:.2f})."]

@@ -12,7 +12,8 @@ DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "benchmarks.urls"
 GOODSASSOC = {**GOODSASSOC, "EVENTS_THROTTLE_RATE": None, "ARTIFACT_DIR": str(VAR_DIR / "bench-artifacts"),
-              "PRODUCT_CARDS": os.environ.get("BENCH_CARDS", "on") != "off"}  # off: widgets read the host's products
+              "PRODUCT_CARDS": os.environ.get("BENCH_CARDS", "on") != "off",  # off: widgets read the host's products
+              "WIDGET_PREPARED_QUERY": os.environ.get("BENCH_PREPARED", "on") != "off"}
 
 # The serving benchmark runs one server with Redis as the cache (warm) and one without (cold).
 _cache = os.environ.get("BENCH_CACHE", "locmem")

@@ -2,9 +2,11 @@
 
 Each widget costs one query on goodsassoc's published tables (the served version, its rows,
 the merchant's rules, the fallbacks and the product cards, in a single UNION built by
-goodsassoc.widget_query); the host's products are read only where a card is missing or too old
-(goodsassoc.cards), and the shops widget reads the host's shops. A warm cache costs no query.
-A recommendation problem never breaks a page: errors are logged and an empty list is returned.
+goodsassoc.widget_query); "complete your cart", whose candidates are every cart item's
+neighbours, reads the cards of the products it shows in a second one. The host's products are
+read only where a card is missing or too old (goodsassoc.cards), and the shops widget reads the
+host's shops. A warm cache costs no query. A recommendation problem never breaks a page: errors
+are logged and an empty list is returned.
 """
 
 from __future__ import annotations
@@ -189,18 +191,22 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        branches = [popular_branch([("all", "")], limit * 3), rules_branch("cart", keys), weights_branch()]
+        # A cart's candidates are many (every cart item's neighbours): their cards are read
+        # afterwards, for the ones shown, instead of joined to every row.
+        branches = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
+                    weights_branch()]
         if keys and model_arm:
-            branches.append(related_branch(keys))
+            branches.append(related_branch(keys, with_cards=False))
         if shopper and model_arm:
-            branches.append(shopper_branch(shopper))
+            branches.append(shopper_branch(shopper, with_cards=False))
         if recent and shopper:
             branches.append(bought_branch(identity, recent))
         rows = fetch(branches)
         candidates = blend_cart(rows, keys)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
-        return _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards)
+        return _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards,
+                       read_cards=True)
 
     parts = [keys, shopper, limit, recent, arm.label]
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
@@ -313,13 +319,14 @@ def products_loaded(limit: int, *, narrowed: bool = False) -> int:
 
 
 def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: int, known: dict[str, cards.Card],
-            *, anchor: Any = None, anchor_key: str = "", same_shop: bool = False,
-            same_category: bool = False) -> Recommendations:
+            *, anchor: Any = None, anchor_key: str = "", same_shop: bool = False, same_category: bool = False,
+            read_cards: bool = False) -> Recommendations:
     """The result's items: the ranked candidates (key, score, reason, evidence as JSON text), best
     first, less unavailable products and those the request's filters leave out, with what
     rendering needs from the products' cards: those the widget's query brought (``known``), the
     others read from the host (one query, with the anchor if only its key is known and it has no
-    card). Items are built only for the candidates kept.
+    card). Items are built only for the candidates kept. ``read_cards``: the query brought no
+    cards, so the card table is read first (one query per chunk), the host only for what it lacks.
 
     Half as many again as the limit are looked at, which covers the usual share of unavailable
     products without reading host products that are not shown (building the host's model
@@ -339,6 +346,9 @@ def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: i
         missing = [c[0] for c in chunk if c[0] not in known]
         if need_anchor and anchor_key not in known:
             missing.append(anchor_key)
+        if missing and read_cards and cards.enabled():
+            known = {**known, **fetch([card_branch(missing)]).cards}
+            missing = [key for key in missing if key not in known]
         found = {**known, **cards.load(missing, category=same_category)} if missing else known
         if need_anchor:
             need_anchor = False

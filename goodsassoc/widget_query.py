@@ -118,28 +118,29 @@ def parse_json(value: Any) -> dict:
         return {}
 
 
-def card_join(key_column: str) -> tuple[str, str, list]:
-    """The card columns of a branch's product, and the join that brings its fresh card."""
-    if not cards.enabled():
+def card_join(key_column: str, joined: bool = True) -> tuple[str, str, list]:
+    """The card columns of a branch's product, and the join that brings its fresh card (none
+    where ``joined`` is False: the widget reads the cards of the products it shows afterwards)."""
+    if not joined or not cards.enabled():
         return NO_CARD, "", []
     join = f" LEFT JOIN {ProductCard._meta.db_table} c ON c.product_key = {key_column} AND c.synced_at >= %s"
     return CARD, join, [cards.fresh_since()]
 
 
-def related_branch(anchors: Sequence[str]) -> tuple[str, list]:
+def related_branch(anchors: Sequence[str], with_cards: bool = True) -> tuple[str, list]:
     t = RelatedItem._meta.db_table
-    card, join, params = card_join("r.related_key")
+    card, join, params = card_join("r.related_key", with_cards)
     return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
             f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {t} r{join} "
             f"WHERE r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)})", [*params, *anchors])
 
 
-def popular_branch(scopes: Sequence[tuple[str, str]], limit: int,
-                   unless_related: tuple[str, int] | None = None) -> tuple[str, list]:
+def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related: tuple[str, int] | None = None,
+                   with_cards: bool = True) -> tuple[str, list]:
     """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")];
     with ``unless_related=(key, rank)``, none if product ``key`` has a related row of that rank or lower."""
     t = PopularItem._meta.db_table
-    card, join, params = card_join("r.product_key")
+    card, join, params = card_join("r.product_key", with_cards)
     where = " OR ".join("(r.scope = %s AND r.scope_key = %s)" for _ in scopes)
     params += [limit, *(value for pair in scopes for value in pair)]
     unless = ""
@@ -167,9 +168,9 @@ def rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:
             [True, widget, *anchors])
 
 
-def shopper_branch(shopper_key: str) -> tuple[str, list]:
+def shopper_branch(shopper_key: str, with_cards: bool = True) -> tuple[str, list]:
     t = ShopperItem._meta.db_table
-    card, join, params = card_join("r.product_key")
+    card, join, params = card_join("r.product_key", with_cards)
     return (f"SELECT 'shopper', r.version, r.shopper_key, r.product_key, r.repeat, r.taste, '', '', 0, r.recency, "
             f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {served_sql()} AND r.shopper_key = %s",
             [*params, shopper_key])

@@ -43,14 +43,21 @@ def test_a_saved_product_has_its_card_at_once(articles, sellers):
     assert not ProductCard.objects.filter(product_key="SKU-2").exists()
 
 
-def test_a_cold_widget_reads_rows_and_cards_in_one_query(served, articles):
-    for call in (lambda: related_products(articles[0], limit=3), lambda: related_products("SKU-1", limit=3),
-                 lambda: related_products("SKU-1", limit=3, same_shop=True, same_category=True),
-                 lambda: cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a"))):
+def test_a_cold_widget_reads_its_cards_from_goodsassocs_tables(served, articles):
+    """Related products: rows and cards in one query; a cart: its candidates, then the cards of
+    the products it shows (never the host's products while their cards are fresh)."""
+    card_table = ProductCard._meta.db_table
+    for call, expected in ((lambda: related_products(articles[0], limit=3), 1),
+                           (lambda: related_products("SKU-1", limit=3), 1),
+                           (lambda: related_products("SKU-1", limit=3, same_shop=True, same_category=True), 1),
+                           (lambda: cart_recommendations([articles[0]], identity=Identity(user_pseudonym="shopper-a")),
+                            2)):
         clear_caches()
         with CaptureQueriesContext(connection) as queries:
             result = call()
-        assert len(result) and len(queries) == 1, [q["sql"][:80] for q in queries]
+        sql = [q["sql"] for q in queries]
+        assert len(result) and len(sql) == expected, [q[:80] for q in sql]
+        assert card_table in sql[-1] and not any("testapp" in q for q in sql)
     first = related_products(articles[0], limit=3).items[0]
     assert (first.key, first.title, first.price) == ("SKU-2", "Whetstone", 19.0)
 
