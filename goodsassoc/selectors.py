@@ -132,10 +132,9 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
 
     def compute() -> Recommendations:
         # Given a key, the product is loaded with the recommended ones (one query), unless the
-        # fallback needs its category first.
-        # The popular items that pad a short list come only where the model has fewer rows than
-        # the padding threshold (most products have more): a further query fetches them if rules
-        # or exclusions thin a long list out that far.
+        # fallback needs its category first. The popular items that pad a short list come only
+        # where the model has fewer rows than the padding threshold (most products have more); a
+        # further query fetches them if rules or exclusions thin a long list out that far.
         anchor = given
         scopes = _category_scopes(anchor) if anchor is not None else [("all", "")]
         enough = limit * 2
