@@ -60,18 +60,19 @@ def run(sql: str, params: Sequence[Any]) -> list[tuple]:
             raw.prepare_threshold = NEVER_BY_COUNT
         cursor.cursor = _prepared_cursor_class()(raw)
         try:
-            cursor.execute(sql, params)
-        except DatabaseError as error:
-            if getattr(error.__cause__, "sqlstate", None) not in LOST:
-                raise
-            _give_up(error)
-            cursor.cursor.close()
-            cursor.cursor = plain
-            cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        if cursor.cursor is not plain:
-            plain.close()
-        return rows
+            try:
+                cursor.execute(sql, params)
+            except DatabaseError as error:
+                if getattr(error.__cause__, "sqlstate", None) not in LOST:
+                    raise
+                _give_up(error)
+                cursor.cursor.close()
+                cursor.cursor = plain
+                cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            if cursor.cursor is not plain:  # (the wrapper closes the one it holds)
+                plain.close()
 
 
 def _give_up(error: DatabaseError) -> None:
