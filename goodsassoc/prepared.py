@@ -84,7 +84,7 @@ def _give_up(error: DatabaseError) -> None:
 
 
 def reset() -> None:
-    """Prepare again in this process (after a setting change, or in tests)."""
+    """Prepare again in this process after a lost statement (once the pooler is fixed, or in tests)."""
     global _lost
     _lost = False
 

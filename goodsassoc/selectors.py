@@ -155,14 +155,10 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
                 return Recommendations("related", strategy=UNKNOWN_PRODUCT)
             scopes = _category_scopes(anchor)
             if len(scopes) > 1:
-                again = fetch([popular_branch(scopes, limit * 3)])
-                rows.popular = again.popular
-                rows.cards.update(again.cards)
+                _read_popular(rows, scopes, limit * 3)
         ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
         if len(ranked) < enough and popular_left_out:
-            again = fetch([popular_branch(scopes, limit * 3)])
-            rows.popular = again.popular
-            rows.cards.update(again.cards)
+            _read_popular(rows, scopes, limit * 3)
         popular, scope = _most_specific(rows.popular, scopes)
         strategy = "model" if model else ("popular_in_category" if scope != "all" else "popular")
         if len(ranked) < enough:  # too few (a new or rare product): pad with what is popular around it
@@ -288,6 +284,13 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
 
 
 # --- shared steps -----------------------------------------------------------------------------
+
+
+def _read_popular(rows: Rows, scopes: list[tuple[str, str]], limit: int) -> None:
+    """Replace the popular rows the widget's query brought (if any) by those of ``scopes``, with their cards."""
+    again = fetch([popular_branch(scopes, limit)])
+    rows.popular = again.popular
+    rows.cards.update(again.cards)
 
 
 def _load_product(key: str) -> Any:

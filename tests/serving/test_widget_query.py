@@ -60,12 +60,15 @@ def test_preparing_can_be_switched_off(served, settings):
 def test_a_transaction_or_a_transaction_pooler_keeps_the_query_unprepared(served):
     with transaction.atomic():
         assert not prepared.preparing()
-    database = {**connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS": True}
-    connection.settings_dict = database
+    original = connection.settings_dict
+    declared = ({"DISABLE_SERVER_SIDE_CURSORS": True},
+                {"OPTIONS": {**original.get("OPTIONS", {}), "prepare_threshold": None}})
     try:
-        assert not prepared.preparing()
+        for pooler in declared:
+            connection.settings_dict = {**original, **pooler}
+            assert not prepared.preparing()
     finally:
-        connection.settings_dict = {k: v for k, v in database.items() if k != "DISABLE_SERVER_SIDE_CURSORS"}
+        connection.settings_dict = original
 
 
 def test_a_statement_lost_by_a_pooler_turns_preparing_off_without_breaking_the_widget(served, caplog):
