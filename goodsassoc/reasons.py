@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 
-def describe(reason: str, evidence: dict) -> str:
-    """The reason in the active language. A widget's items share few distinct reasons, so the
-    words are remembered per language, reason and evidence (translation lookups cost more than
-    the rest of a cold widget's Python)."""
+def describe(reason: str, evidence: dict, language: str | None = None) -> str:
+    """The reason in ``language`` (default: the active one). A widget's items share few distinct
+    reasons, so the words are remembered per language, reason and evidence (translation lookups
+    cost more than the rest of a cold widget's Python)."""
     try:
-        return _describe_in(get_language(), reason, tuple(sorted(evidence.items())))
+        return _describe_in(language or get_language(), reason, tuple(sorted(evidence.items())))
     except (AttributeError, TypeError):  # evidence that is not a flat dict of plain values
         return _words(reason, evidence)
+
+
+def read(reason: str, evidence: str | dict, language: str | None = None) -> tuple[dict, str]:
+    """A recommendation's evidence as a dict (the caller's own) and its reason in words, from the
+    evidence as published rows carry it (JSON text) or as a dict.
+
+    Published evidence repeats: a full Complete Journey model has about two thousand distinct
+    texts in two million rows. Both the parsed text and its words are remembered, so a cold
+    widget parses no JSON and looks up no translation for most of its items."""
+    if isinstance(evidence, str):
+        parsed, words = _read_text(language or get_language(), reason, evidence)
+        return dict(parsed), words
+    evidence = evidence if isinstance(evidence, dict) else {}
+    return evidence, describe(reason, evidence, language)
+
+
+def parse_evidence(text: Any) -> dict:
+    """JSON text (or a dict) as a dict; anything unreadable as an empty one."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@functools.lru_cache(maxsize=8192)
+def _read_text(language: str | None, reason: str, text: str) -> tuple[dict, str]:
+    evidence = parse_evidence(text)
+    return evidence, describe(reason, evidence, language)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models
+from django.utils.translation import get_language
 
-from goodsassoc import cards, experiments, hosts, rules
+from goodsassoc import cards, experiments, hosts, reasons, rules
 from goodsassoc.conf import ga_settings
 from goodsassoc.privacy import Identity
-from goodsassoc.reasons import describe
 from goodsassoc.widget_cache import cached
 from goodsassoc.widget_query import (
     SERVED,
@@ -32,7 +32,6 @@ from goodsassoc.widget_query import (
     bought_branch,
     card_branch,
     fetch,
-    parse_json,
     popular_branch,
     related_branch,
     rules_branch,
@@ -273,9 +272,9 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
         kept = []
         for _, key, score, reason, evidence, _ in ranked:
             if key in objects:
-                evidence = parse_json(evidence)
+                evidence, words = reasons.read(reason, evidence)
                 kept.append(Recommendation(key, score, reason, evidence, position=len(kept) + 1,
-                                           text=describe(reason, evidence), title=str(objects[key]),
+                                           text=words, title=str(objects[key]),
                                            url=cards.url_of(objects[key])))
         return Recommendations("shops", tuple(kept), strategy, rows.version)
 
@@ -338,6 +337,7 @@ def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: i
     if not ranked:
         return result
     adapter = hosts.get_adapter()
+    language = get_language()
     kept: list[Recommendation] = []
     need_anchor = anchor is None and bool(anchor_key)
     shop = adapter.get_shop(anchor) if same_shop and anchor is not None else None
@@ -367,9 +367,9 @@ def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: i
                 continue
             if category and card.category != category:
                 continue
-            evidence = parse_json(text)  # published rows carry JSON text: read only what is shown
+            evidence, words = reasons.read(reason, text, language)  # read only for what is shown
             kept.append(Recommendation(key, score, reason, evidence, position=len(kept) + 1,
-                                       text=describe(reason, evidence), title=card.title, price=card.price,
+                                       text=words, title=card.title, price=card.price,
                                        url=card.url))
             if len(kept) == limit:
                 break

@@ -9,7 +9,6 @@ available). Branches read the served version, or an A/B arm's own (``version_sql
 from __future__ import annotations
 
 import contextvars
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from goodsassoc.models import (
     ShopperShop,
 )
 from goodsassoc.privacy import Identity
+from goodsassoc.reasons import parse_evidence
 
 SERVED = f"(SELECT version_id FROM {ServingState._meta.db_table} WHERE id = 1)"
 version_sql = contextvars.ContextVar("goodsassoc_version_sql", default=SERVED)
@@ -103,19 +103,10 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
         elif src == "bought":
             rows.bought.add(row[3])
         elif src == "weights":
-            rows.weights = parse_json(row[7]).get("weights", {})
+            rows.weights = parse_evidence(row[7]).get("weights", {})
         if row[1]:
             rows.version = int(row[1])
     return rows
-
-
-def parse_json(value: Any) -> dict:
-    if isinstance(value, dict):
-        return value
-    try:
-        return json.loads(value) if value else {}
-    except (TypeError, ValueError):
-        return {}
 
 
 def card_join(key_column: str, joined: bool = True) -> tuple[str, str, list]:

@@ -40,6 +40,20 @@ def test_related_products_with_reasons_and_tracking_data(served, articles):
     assert len(result.request_id) == 32
 
 
+def test_published_evidence_is_read_once_and_each_result_owns_its_copy(served, articles):
+    from goodsassoc import reasons
+
+    first = related_products(articles[0], limit=3)
+    first.items[0].evidence["baskets_together"] = -1  # a host that changes what it was given
+    clear_caches()
+    again = related_products(articles[0], limit=3)
+    assert again.items[0].evidence["baskets_together"] == 10 and again.items[0].text == "Bought together 10 times"
+    evidence, words = reasons.read("bought_together", '{"baskets_together": 3}', "en")
+    assert (evidence, words) == ({"baskets_together": 3}, "Bought together 3 times")
+    assert reasons.read("popular", "not json", "en") == ({}, "Popular with other shoppers")
+    assert reasons.read("popular", {"scope": "Soup"}, "en") == ({"scope": "Soup"}, "Popular in Soup")
+
+
 def test_unavailable_products_are_left_out(served, articles):
     articles[1].in_stock = False
     articles[1].save()

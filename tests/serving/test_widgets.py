@@ -111,6 +111,32 @@ def test_endpoints_answer_json_and_the_browsable_api(served, articles):
     assert b"Whetstone" in page.content
 
 
+@pytest.mark.parametrize(("accept", "query", "expected"), [
+    (None, "", "application/json"),
+    ("*/*", "", "application/json"),
+    ("application/json", "", "application/json"),
+    ("text/html,application/xhtml+xml,*/*;q=0.8", "", "text/html"),
+    ("*/*", "&format=api", "text/html"),
+    ("application/json; indent=2", "", "application/json"),
+])
+def test_the_quick_negotiation_chooses_as_drf_does(served, articles, accept, query, expected):
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.request import Request
+    from rest_framework.settings import api_settings
+
+    from goodsassoc.api.widgets import WidgetNegotiation
+
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    request = Request(RequestFactory().get(f"/x/?limit=2{query}", **headers))
+    renderers = [r() for r in api_settings.DEFAULT_RENDERER_CLASSES]
+    suffix = None
+    quick = WidgetNegotiation().select_renderer(request, renderers, suffix)
+    drf = DefaultContentNegotiation().select_renderer(request, renderers, suffix)
+    assert (type(quick[0]), quick[1]) == (type(drf[0]), drf[1])
+    response = Client().get(f"/goodsassoc/api/related/SKU-1/?limit=2{query}", **headers)
+    assert response.status_code == 200 and response["Content-Type"].startswith(expected)
+
+
 def test_a_warm_answer_is_the_cold_one_with_its_own_request_id(served, articles):
     client = Client()
     cold = client.get("/goodsassoc/api/related/SKU-1/?limit=2").json()
