@@ -8,6 +8,7 @@ an anchor applies everywhere.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 Candidate = tuple[str, float, str, dict]
 
@@ -28,11 +29,18 @@ def apply(candidates: Iterable[Candidate], rules: Sequence[tuple[str, str, float
     pinned = [target for _, target, _, action in sorted(relevant, key=lambda r: (r[0] == "", r[1]))
               if action == "pin" and pins]
     by_key: dict[str, Candidate] = {}
-    for key, score, reason, evidence in candidates:
-        if key in exclude or key in blocked or key in by_key:
-            continue
-        by_key[key] = (key, score * boosts.get(key, 1.0), reason, evidence)
-    ranked = sorted(by_key.values(), key=lambda c: (-c[1], c[0]))
+    left_out = exclude | blocked if blocked else exclude
+    for candidate in candidates:  # the first of a key counts (a cart's lists can repeat one)
+        key = candidate[0]
+        if key not in left_out and key not in by_key:
+            by_key[key] = candidate
+    for key, factor in boosts.items():
+        if key in by_key:
+            found = by_key[key]
+            by_key[key] = (key, found[1] * factor, found[2], found[3])
+    # Best first, ties by key: two stable sorts in C instead of a key tuple per candidate.
+    ranked = sorted(by_key.values(), key=itemgetter(0))
+    ranked.sort(key=itemgetter(1), reverse=True)
     head = []
     for target in dict.fromkeys(pinned):
         if target in exclude or target in blocked:

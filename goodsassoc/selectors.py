@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -210,23 +209,32 @@ def blend_cart(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, d
     """The engine's cart completion (``scoring.complete_cart``) over published rows, weighted as
     tuned on validation: the mean of the cart items' neighbour scores, the shopper's repeat
     purchases (share and recency) and taste, recent popularity, and a factor for items of a
-    product type already in the cart."""
+    product type already in the cart.
+
+    A cart's candidates are every cart item's neighbours (hundreds of rows): this loop is most of
+    a cold cart widget's own Python, hence its plain style."""
     w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
          **rows.weights}
-    known = [anchor for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
-    together: dict[str, float] = defaultdict(float)
+    w_repeat, w_recent, w_taste, w_pop, w_kind = (w["cart_repeat"], w["cart_recent"], w["cart_taste"],
+                                                  w["cart_pop"], w["cart_same_kind"])
+    known = [rows.related[anchor] for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
+    n = len(known)
+    together: dict[str, float] = {}
+    best: dict[str, tuple[float, str, Any]] = {}  # the strongest neighbour row's reason (evidence: JSON text)
     recent: dict[str, float] = {}
     kind: dict[str, int] = {}
-    cart_kinds: set[int] = set()
-    best: dict[str, tuple[float, str, dict]] = {}
-    for anchor in known:
-        for b, s, p, reason, ev, _, ka, kb in rows.related[anchor]:
-            together[b] += s / len(known)
-            recent[b], kind[b] = p, kb
-            cart_kinds.add(ka)
-            if b not in best or s > best[b][0]:
-                best[b] = (s, reason, ev)  # JSON text, read for the items kept (_finish)
-    cart_kinds.discard(-1)
+    cart_kinds = {neighbours[0][6] for neighbours in known} - {-1}  # [6]: the anchor's own kind
+    for neighbours in known:
+        for b, s, p, reason, ev, _, _, kb in neighbours:
+            if b in together:
+                together[b] += s / n
+                if s > best[b][0]:
+                    best[b] = (s, reason, ev)
+            else:
+                together[b] = s / n
+                best[b] = (s, reason, ev)
+            recent[b] = p
+            kind[b] = kb
     shopper: dict[str, tuple[float, float, float]] = {}
     for b, r, t, q, kb in rows.shopper:
         shopper[b] = (r, t, q)
@@ -234,22 +242,22 @@ def blend_cart(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, d
     for b, _, _, _, _, p, kb in rows.popular:
         recent.setdefault(b, p)
         kind.setdefault(b, kb)
+    nothing = (0.0, 0.0, 0.0)
     out = []
-    for item in set(together) | set(shopper) | set(recent):
-        repeat, taste, recency = shopper.get(item, (0.0, 0.0, 0.0))
-        score = (together.get(item, 0.0) + w["cart_repeat"] * repeat + w["cart_recent"] * recency
-                 + w["cart_taste"] * taste + w["cart_pop"] * recent.get(item, 0.0))
-        if w["cart_same_kind"] and kind.get(item, -1) in cart_kinds:
-            score *= 1.0 + w["cart_same_kind"]
-        if repeat > 0 and w["cart_repeat"] * repeat >= together.get(item, 0.0):
-            reason, evidence = "bought_before", {"share_of_your_baskets": round(repeat, 3)}
-        elif item in best and together[item] > 0:
-            reason, evidence = best[item][1], best[item][2]
+    for item in together.keys() | shopper.keys() | recent.keys():
+        repeat, taste, recency = shopper.get(item, nothing)
+        along = together.get(item, 0.0)
+        score = along + w_repeat * repeat + w_recent * recency + w_taste * taste + w_pop * recent.get(item, 0.0)
+        if w_kind and kind.get(item, -1) in cart_kinds:
+            score *= 1.0 + w_kind
+        if repeat > 0 and w_repeat * repeat >= along:
+            out.append((item, score, "bought_before", {"share_of_your_baskets": round(repeat, 3)}))
+        elif along > 0:
+            out.append((item, score, best[item][1], best[item][2]))
         elif taste > 0:
-            reason, evidence = "matches_your_taste", {}
+            out.append((item, score, "matches_your_taste", {}))
         else:
-            reason, evidence = "popular", {}
-        out.append((item, score, reason, evidence))
+            out.append((item, score, "popular", {}))
     return out
 
 

@@ -82,30 +82,28 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
         parts.append(sql)
         params += values
     rows = Rows()
-    fetched = prepared.run(" UNION ALL ".join(parts), params)
-    for row in fetched:
+    related, card_of, version = rows.related, rows.cards, None
+    for row in prepared.run(" UNION ALL ".join(parts), params):
         src = row[0]
         if row[17] is not None:  # a fresh card of product b
-            rows.cards[row[3]] = cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
-        if src == "related":
-            rows.related[row[2]].append(_related(row))
+            card_of[row[3]] = cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
+        if src == "related":  # most rows: a cart's candidates are hundreds
+            related[row[2]].append(_related(row))
         elif src == "popular":
             rows.popular.append(_popular(row))
         elif src == "shopper":
             rows.shopper.append(_shopper(row))
-        elif src == "card":
-            continue
         elif src == "shop":
             rows.shops.append(_shop(row))
         elif src == "rule":
             rows.rules.append(_rule(row))
-            continue
         elif src == "bought":
             rows.bought.add(row[3])
         elif src == "weights":
             rows.weights = parse_evidence(row[7]).get("weights", {})
-        if row[1]:
-            rows.version = int(row[1])
+        if row[1]:  # the version a row was read from (rules and cards carry 0)
+            version = row[1]
+    rows.version = int(version) if version else None
     return rows
 
 
