@@ -4,7 +4,7 @@ Stage one (``scoring.related_candidates`` with the attribute back-off of ``stats
 candidates per anchor and the tuned blend orders them; stage two rescores the blend's top
 ``depth`` candidates of each anchor with a small MLP over pair features (co-occurrence counts,
 smoothed and backed-off P(j | anchor), reverse P(anchor | j), popularity, attribute matches,
-price ratio, the TF cosine). The MLP is trained with TensorFlow on the validation period, with a
+signed log price ratio, the TF cosine). The MLP is trained with TensorFlow on the validation period, with a
 listwise softmax loss over each anchor's candidate list, exactly like the blend weights are tuned;
 its weights are then applied in numpy while the neighbour tables are built, so neither serving
 nor a rescore needs TensorFlow.
@@ -77,8 +77,8 @@ def _level_p(lv: GroupLevel, anchors: np.ndarray, cand: np.ndarray, fallback: np
     return np.where((code >= 0)[:, None], est, fallback)
 
 
-def pair_features(c: RelatedCandidates, ctx: PairContext, w: Weights, blend: np.ndarray | None = None
-                  ) -> np.ndarray:
+def pair_features(c: RelatedCandidates, ctx: PairContext, w: Weights, blend: np.ndarray | None = None,
+                  signed_price: bool = True) -> np.ndarray:
     """(anchors, candidates, len(FEATURES)) float32 features of every (anchor, candidate) pair.
 
     ``blend``: the blend's scores of these candidates when the caller has them (``shortlist``).
@@ -103,7 +103,7 @@ def pair_features(c: RelatedCandidates, ctx: PairContext, w: Weights, blend: np.
         np.log1p(c.together), np.log(p_smooth + EPS), np.log(backoff + EPS), np.log(p_type + EPS), np.log(p_cat + EPS),
         np.log(c.prior + EPS), np.log(c.together / (n_j + 1.0) + 1e-4), np.broadcast_to(np.log1p(n_a), cand.shape),
         np.log1p(n_j), c.together / np.sqrt((n_a + 1.0) * (n_j + 1.0)), c.tf, *same,
-        np.where(missing, 0.0, np.abs(ratio)), missing.astype(np.float32),
+        np.where(missing, 0.0, ratio if signed_price else np.abs(ratio)), missing.astype(np.float32),
         c.score(w, ctx.counts) if blend is None else np.where(cand >= 0, blend, 0.0),
     ]
     return np.stack(feats, axis=-1).astype(np.float32)
@@ -126,6 +126,9 @@ class Ranker:
     std: np.ndarray
     layers: list[tuple[np.ndarray, np.ndarray]]
     depth: int = 100
+    # log_price_ratio is log(candidate's price / anchor's): signed, so that cheaper and pricier
+    # differ. Rankers stored before it was signed were trained on its absolute value.
+    signed_price: bool = True
 
     def logits(self, feats: np.ndarray) -> np.ndarray:
         """Scores of (..., len(FEATURES)) pair features (numpy; no TensorFlow)."""
@@ -145,7 +148,8 @@ class Ranker:
         return (e / np.maximum(e.sum(axis=1, keepdims=True), 1e-30)).astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        out = {"mean": self.mean, "std": self.std, "depth": np.asarray(self.depth)}
+        out = {"mean": self.mean, "std": self.std, "depth": np.asarray(self.depth),
+               "signed_price": np.asarray(self.signed_price)}
         for n, (k, b) in enumerate(self.layers):
             out[f"kernel{n}"], out[f"bias{n}"] = k, b
         return out
@@ -153,7 +157,8 @@ class Ranker:
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> Ranker:
         n = sum(1 for k in a if k.startswith("kernel"))
-        return cls(a["mean"], a["std"], [(a[f"kernel{i}"], a[f"bias{i}"]) for i in range(n)], int(a["depth"]))
+        return cls(a["mean"], a["std"], [(a[f"kernel{i}"], a[f"bias{i}"]) for i in range(n)], int(a["depth"]),
+                   bool(a.get("signed_price", False)))
 
 
 def _targets(cand: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:

@@ -145,7 +145,8 @@ def neighbour_table(data: TrainData, emb: np.ndarray, w: Weights, k: int, rows: 
             # The ranker reorders the shortlist and shares out the blend's mass over it, so an anchor's
             # row keeps the blend's scale (a weakly linked cart item weighs less in a cart's mean).
             mass = np.where(cands.cand >= 0, np.maximum(blend, 0.0), 0.0).sum(axis=1, keepdims=True)
-            score = ranker.scores(pair_features(cands, ctx, w, blend), cands.cand >= 0) * mass
+            feats = pair_features(cands, ctx, w, blend, ranker.signed_price)
+            score = ranker.scores(feats, cands.cand >= 0) * mass
         top, score, idx = rank(cands.cand, score, k, with_positions=True)
         ok = top >= 0
         rr = np.repeat(a[:, None], top.shape[1], axis=1)[ok]

@@ -47,6 +47,21 @@ def test_pair_features_on_a_hand_made_anchor():
     assert col["tf_cosine"][0] == pytest.approx(0.5)
 
 
+def test_price_ratio_is_signed_and_stored_rankers_keep_the_absolute_value():
+    """Cheaper and pricier candidates differ; a ranker stored before that (no ``signed_price``
+    in its arrays) still gets the absolute value it was trained on."""
+    c, items, counts = _candidates()
+    c.anchors, c.cand = np.array([1]), np.array([[0, 2, 3, -1]])  # anchor price 2.0, candidate 0 costs 1.0
+    ctx = pair_context(items, counts, group_levels(items, sp.csr_matrix((4, 4), dtype=np.float32), counts))
+    col = FEATURES.index("log_price_ratio")
+    assert pair_features(c, ctx, Weights())[0, 0, col] == pytest.approx(-np.log(2.0))
+    assert pair_features(c, ctx, Weights(), signed_price=False)[0, 0, col] == pytest.approx(np.log(2.0))
+    stored = _copy_of_blend(5).to_arrays()
+    assert Ranker.from_arrays(stored).signed_price
+    del stored["signed_price"]
+    assert not Ranker.from_arrays(stored).signed_price
+
+
 def _synthetic(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Candidates whose co-bought item is the one with the highest first feature, plus noise."""
     rng = np.random.default_rng(seed)
