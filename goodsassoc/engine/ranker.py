@@ -4,10 +4,10 @@ Stage one (``scoring.related_candidates`` with the attribute back-off of ``stats
 candidates per anchor and the tuned blend orders them; stage two rescores the blend's top
 ``depth`` candidates of each anchor with a small MLP over pair features (co-occurrence counts,
 smoothed and backed-off P(j | anchor), reverse P(anchor | j), popularity, attribute matches,
-signed log price ratio, the TF cosine). The MLP is trained with TensorFlow on the validation period, with a
-listwise softmax loss over each anchor's candidate list, exactly like the blend weights are tuned;
-its weights are then applied in numpy while the neighbour tables are built, so neither serving
-nor a rescore needs TensorFlow.
+signed log price ratio, the TF cosine). The MLP is trained with TensorFlow on the validation
+period, with a listwise softmax loss over each anchor's candidate list, exactly like the blend
+weights are tuned; its weights are then applied in numpy while the neighbour tables are built,
+so neither serving nor a rescore needs TensorFlow.
 """
 
 from __future__ import annotations
