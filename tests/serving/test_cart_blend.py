@@ -63,7 +63,7 @@ def version(shelf):
 def reference(version, cart, shopper, limit):
     """Every published row of the version, blended and ranked in plain Python, then the rules and
     the products' availability: (key, score, reason) of what the widget should show."""
-    related = [r for r in RelatedItem.objects.filter(version=version.pk, product_key__in=cart)]
+    related = list(RelatedItem.objects.filter(version=version.pk, product_key__in=cart))
     anchors = {r.product_key for r in related}
     together, best, recent, kind = {}, {}, {}, {}
     for r in sorted(related, key=lambda r: r.product_key):
