@@ -7,6 +7,12 @@ binds on the server and prepares the statement once per connection, still inside
 cursor wrapper: query logging, ``assertNumQueries``, execute wrappers and error translation
 see it as any other query. Other backends, psycopg 2, and ``WIDGET_PREPARED_QUERY = False``
 run it as Django does.
+
+Where the widget's query is the first of a request on a kept connection (a JSON widget
+endpoint's is its only one), it also stands in for Django's connection health check
+(``CONN_HEALTH_CHECKS``): instead of a ``SELECT 1`` before it, a connection found dead by the
+query itself is closed and the query runs once more on a new one, which is what the health
+check would have done. That saves a round trip to the database per cold widget.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from goodsassoc.conf import ga_settings
 
@@ -47,7 +53,32 @@ def preparing() -> bool:
 
 
 def run(sql: str, params: Sequence[Any]) -> list[tuple]:
-    """All rows of ``sql``, prepared where that is on (see ``preparing``)."""
+    """All rows of ``sql``, prepared where that is on (see ``preparing``), standing in for the
+    connection's health check where that is due (see ``stands_in``)."""
+    if not stands_in():
+        return _run(sql, params)
+    connection.health_check_done = True
+    try:
+        return _run(sql, params)
+    except (OperationalError, InterfaceError):
+        raw = connection.connection
+        if raw is not None and not raw.closed and not getattr(raw, "broken", False):
+            raise  # the connection is fine: a real error
+        connection.close()  # died while idle, e.g. the database restarted: as the health check would
+        return _run(sql, params)
+
+
+def stands_in() -> bool:
+    """Whether the widget's query may stand in for Django's health check of this connection: on
+    PostgreSQL, with ``CONN_HEALTH_CHECKS`` on, a connection kept from an earlier request and
+    not yet used in this one, outside a transaction (Django's pool checks its connections
+    itself). Anywhere else the connection is checked as Django does."""
+    return (connection.connection is not None and getattr(connection, "health_check_enabled", False)
+            and getattr(connection, "health_check_done", True) is False and connection.vendor == "postgresql"
+            and not connection.in_atomic_block and getattr(connection, "pool", None) is None)
+
+
+def _run(sql: str, params: Sequence[Any]) -> list[tuple]:
     with connection.cursor() as cursor:
         if not preparing():
             cursor.execute(sql, params)

@@ -2,8 +2,9 @@
 
 import logging
 
+import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from goodsassoc import prepared
@@ -104,3 +105,86 @@ def test_a_long_list_reads_no_padding_and_a_thinned_one_still_gets_it(served, ar
         result = related_products("SKU-1", limit=1)
     assert keys(result) == ["SKU-4"] and result.items[0].reason == "popular"
     assert len(thinned) == 2
+
+
+@pytest.fixture
+def health_checked(served):
+    """The test's connection as a request finds it with ``CONN_HEALTH_CHECKS``: kept from an
+    earlier request, its check due. Counts Django's checks (``is_usable``) and yields the counts."""
+    original = connection.settings_dict
+    connection.settings_dict = {**original, "CONN_HEALTH_CHECKS": True, "CONN_MAX_AGE": None}
+    connection.close()
+    connection.ensure_connection()
+    checks = []
+    usable = connection.is_usable
+    connection.is_usable = lambda: checks.append(1) or usable()
+
+    def next_request():
+        checks.clear()
+        connection.close_if_unusable_or_obsolete()  # what Django does when a request starts
+        assert connection.connection is not None
+        if connection.vendor == "postgresql":
+            assert connection.health_check_done is False
+
+    yield next_request, checks
+    del connection.is_usable
+    connection.settings_dict = original
+    connection.close()
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_the_widget_query_stands_in_for_the_health_check_on_postgresql(health_checked):
+    next_request, checks = health_checked
+    next_request()
+    assert keys(related_products("SKU-1", limit=1)) == ["SKU-2"]
+    if connection.vendor == "postgresql":
+        assert checks == []  # no SELECT 1 before the widget's query
+        assert connection.health_check_done  # the rest of the request does not check again
+    else:  # other databases are checked as Django does
+        assert not prepared.stands_in()
+
+
+def test_a_connection_that_died_while_idle_is_replaced_and_the_widget_still_answers(health_checked, settings):
+    next_request, _ = health_checked
+    if connection.vendor != "postgresql":  # nothing stands in: Django's own check runs
+        next_request()
+        assert not prepared.stands_in() and keys(related_products("SKU-1", limit=1)) == ["SKU-2"]
+        return
+    dead = backend_pid()
+    database = settings.DATABASES["default"]
+    with psycopg.connect(host=database["HOST"] or None, port=database["PORT"] or None, user=database["USER"],
+                         password=database["PASSWORD"] or None, dbname=connection.settings_dict["NAME"],
+                         autocommit=True) as other:  # e.g. the database restarted between requests
+        other.execute("SELECT pg_terminate_backend(%s)", [dead])
+    clear_caches()
+    next_request()
+    result = related_products("SKU-1", limit=1)
+    assert keys(result) == ["SKU-2"] and result.strategy == "model"
+    assert backend_pid() != dead
+
+
+def test_an_error_on_a_live_connection_is_not_retried(health_checked):
+    next_request, _ = health_checked
+    if connection.vendor != "postgresql":
+        next_request()
+        with pytest.raises(OperationalError, match="no such table"):
+            prepared.run("SELECT * FROM no_such_table", [])
+        return
+    next_request()
+    pid = backend_pid()
+    next_request()
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 1")
+    next_request()
+    try:
+        with pytest.raises(OperationalError, match="statement timeout"):
+            prepared.run("SELECT pg_sleep(0.2)", [])
+        assert backend_pid() == pid
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
