@@ -128,17 +128,23 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
     excluded = sorted({hosts.to_key(x) for x in exclude} | {key})
     given = product if isinstance(product, models.Model) else None
 
-    def compute() -> Recommendations:
+    enough = limit * 2
+    # Unless a filter narrows the list, only the head of the neighbours is read (ranked ``enough``
+    # or better, and what the rules lift): every neighbour again where the head cannot settle it.
+    head = None if same_shop or same_category else enough
+
+    def compute(upto: int | None = head, padded: bool = False) -> Recommendations:
         # Given a key, the product is loaded with the recommended ones (one query), unless the
         # fallback needs its category first. The popular items that pad a short list come only
         # where the model has fewer rows than the padding threshold (most products have more); a
-        # further query fetches them if rules or exclusions thin a long list out that far.
+        # further query fetches them if rules or exclusions thin a long list out that far (or the
+        # one that reads every neighbour again, ``padded``).
         anchor = given
         scopes = _category_scopes(anchor) if anchor is not None else [("all", "")]
-        enough = limit * 2
         branches = [rules_branch("related", [key])]
         if arm.strategy != "popular":
-            branches += [related_branch([key]), popular_branch(scopes, limit * 3, unless_related=(key, enough))]
+            branches += [related_branch([key], upto=upto),
+                         popular_branch(scopes, limit * 3, unless_related=None if padded else (key, enough))]
         else:
             branches.append(popular_branch(scopes, limit * 3))
         if anchor is None and cards.enabled():
@@ -155,7 +161,10 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             if len(scopes) > 1:
                 _read_popular(rows, scopes, limit * 3)
         ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
-        if len(ranked) < enough and popular_left_out:
+        cut = upto is not None and popular_left_out  # neighbours ranked below the head were not read
+        if cut and len(ranked) < enough:
+            return compute(None, padded=True)
+        if len(ranked) < enough and popular_left_out and not padded:
             _read_popular(rows, scopes, limit * 3)
         popular, scope = _most_specific(rows.popular, scopes)
         strategy = "model" if model else ("popular_in_category" if scope != "all" else "popular")
@@ -164,8 +173,11 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             ranked += rules.apply(popular, rows.rules, anchors=[key], exclude=set(excluded) | seen,
                                   pins=not ranked)
         result = Recommendations("related", (), strategy, rows.version, anchor=key)
-        return _finish(result, ranked, limit, rows.cards, anchor=anchor, anchor_key=key, same_shop=same_shop,
-                       same_category=same_category)
+        result = _finish(result, ranked, limit, rows.cards, anchor=anchor, anchor_key=key, same_shop=same_shop,
+                         same_category=same_category)
+        if cut and not _settled(result, limit, min((r[1] for r in related if r[5] <= upto), default=0.0)):
+            return compute(None, padded=True)
+        return result
 
     parts = [key, limit, excluded, same_shop, same_category, arm.label]
     return cached("related", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
@@ -320,6 +332,18 @@ def _most_specific(popular: list[tuple], scopes: list[tuple[str, str]]) -> tuple
             evidence = {"scope": value} if value else {}
             return [(r[0], r[1], "popular", evidence) for r in chosen], scope
     return [], "all"
+
+
+def _settled(result: Recommendations, limit: int, floor: float) -> bool:
+    """Whether a related list ranked from the head of the neighbours is the one all of them would
+    give: full, and its last item pinned or scored above ``floor``, the lowest score read in the
+    head (neighbours are published ranked by score, so none below the head scores more)."""
+    if result.strategy == UNKNOWN_PRODUCT:
+        return True
+    if len(result.items) < limit:
+        return False
+    last = result.items[-1]
+    return last.reason == "merchant_pick" or last.score > floor
 
 
 def products_loaded(limit: int, *, narrowed: bool = False) -> int:
