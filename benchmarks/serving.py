@@ -268,7 +268,7 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
         cold()
         timed(whole, selectors.related_products, key, limit=limit)
         timed(rows_part, widget_query.fetch, [
-            widget_query.rules_branch("related", [key]), widget_query.related_branch([key]),
+            widget_query.rules_branch("related", [key]), widget_query.related_branch([key], upto=limit * 2),
             widget_query.popular_branch([("all", "")], limit * 3, unless_related=(key, limit * 2)),
             widget_query.card_branch([key])])
     with override_settings(GOODSASSOC={**settings.GOODSASSOC, "PRODUCT_CARDS": False}):
