@@ -7,18 +7,17 @@ limits and rules (a boost, a demotion, a block and a pin).
 """
 
 import random
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from goodsassoc import cards, rules
+from goodsassoc import rules
 from goodsassoc.models import MerchantRule, PopularItem, RelatedItem, ShopperItem
 from goodsassoc.privacy import Identity
 from goodsassoc.publishing import PublishTables
 from goodsassoc.selectors import cart_recommendations
 from tests.conftest import clear_caches
-from tests.serving.factories import publish_version
+from tests.serving.factories import publish_version, shelf_of
 from tests.testapp.models import Article
 
 WEIGHTS = {"cart_repeat": 0.7, "cart_recent": 0.2, "cart_taste": 0.05, "cart_pop": 0.3, "cart_same_kind": 0.5}
@@ -28,11 +27,7 @@ SHOPPERS = ("shopper-a", "shopper-b")
 @pytest.fixture
 def shelf(sellers):
     """60 products, every seventh out of stock, with their cards written."""
-    products = [Article.objects.create(sku=f"P-{i:02d}", headline=f"Product {i}", seller=sellers[i % 2],
-                                       section="Home > Kitchen", cost=Decimal("5.00"), in_stock=i % 7 != 3)
-                for i in range(60)]
-    cards.sync()
-    return [p.sku for p in products]
+    return shelf_of(sellers, lambda i: i % 7 == 3)
 
 
 @pytest.fixture

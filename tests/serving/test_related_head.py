@@ -9,7 +9,6 @@ head alone (one query) and every neighbour read again (a second query).
 """
 
 import random
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -19,7 +18,7 @@ from goodsassoc import cards, rules
 from goodsassoc.models import MerchantRule, PopularItem, RelatedItem
 from goodsassoc.selectors import related_products
 from tests.conftest import clear_caches
-from tests.serving.factories import publish_version, tables
+from tests.serving.factories import publish_version, shelf_of, tables
 from tests.testapp.models import Article
 
 NEIGHBOURS = 30
@@ -28,11 +27,7 @@ NEIGHBOURS = 30
 @pytest.fixture
 def shelf(sellers):
     """60 products, every third out of stock, with their cards written."""
-    products = [Article.objects.create(sku=f"P-{i:02d}", headline=f"Product {i}", seller=sellers[i % 2],
-                                       section="Home > Kitchen", cost=Decimal("5.00"), in_stock=i % 3 != 1)
-                for i in range(60)]
-    cards.sync()
-    return [p.sku for p in products]
+    return shelf_of(sellers, lambda i: i % 3 == 1)
 
 
 @pytest.fixture
