@@ -129,21 +129,20 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
     given = product if isinstance(product, models.Model) else None
 
     enough = limit * 2
-    # Unless a filter narrows the list, only the head of the neighbours is read (ranked ``enough``
-    # or better, and what the rules lift): every neighbour again where the head cannot settle it.
-    head = None if same_shop or same_category else enough
 
-    def compute(upto: int | None = head, padded: bool = False) -> Recommendations:
+    def compute(whole: bool = same_shop or same_category, padded: bool = False) -> Recommendations:
         # Given a key, the product is loaded with the recommended ones (one query), unless the
         # fallback needs its category first. The popular items that pad a short list come only
         # where the model has fewer rows than the padding threshold (most products have more); a
         # further query fetches them if rules or exclusions thin a long list out that far (or the
-        # one that reads every neighbour again, ``padded``).
+        # one that reads every neighbour again, ``padded``). Unless a filter narrows the list
+        # (``whole``), only the head of the neighbours is read (ranked ``enough`` or better, and
+        # what the rules lift): every neighbour again where the head cannot settle the list.
         anchor = given
         scopes = _category_scopes(anchor) if anchor is not None else [("all", "")]
         branches = [rules_branch("related", [key])]
         if arm.strategy != "popular":
-            branches += [related_branch([key], upto=upto),
+            branches += [related_branch([key], upto=None if whole else enough),
                          popular_branch(scopes, limit * 3, unless_related=None if padded else (key, enough))]
         else:
             branches.append(popular_branch(scopes, limit * 3))
@@ -161,9 +160,9 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
             if len(scopes) > 1:
                 _read_popular(rows, scopes, limit * 3)
         ranked = rules.apply(model, rows.rules, anchors=[key], exclude=set(excluded))
-        cut = upto is not None and popular_left_out  # neighbours ranked below the head were not read
+        cut = not whole and popular_left_out  # the head is full: neighbours ranked below it were not read
         if cut and len(ranked) < enough:
-            return compute(None, padded=True)
+            return compute(whole=True, padded=True)
         if len(ranked) < enough and popular_left_out and not padded:
             _read_popular(rows, scopes, limit * 3)
         popular, scope = _most_specific(rows.popular, scopes)
@@ -175,8 +174,8 @@ def related_products(product: Any, *, limit: int = 10, same_shop: bool = False, 
         result = Recommendations("related", (), strategy, rows.version, anchor=key)
         result = _finish(result, ranked, limit, rows.cards, anchor=anchor, anchor_key=key, same_shop=same_shop,
                          same_category=same_category)
-        if cut and not _settled(result, limit, min((r[1] for r in related if r[5] <= upto), default=0.0)):
-            return compute(None, padded=True)
+        if cut and not _settled(result, limit, min((r[1] for r in related if r[5] <= enough), default=0.0)):
+            return compute(whole=True, padded=True)
         return result
 
     parts = [key, limit, excluded, same_shop, same_category, arm.label]
