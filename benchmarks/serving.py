@@ -11,6 +11,7 @@ Runs on PostgreSQL (database ``goodsassoc_bench``, see benchmarks/ingest.py, whi
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -169,17 +170,24 @@ def load(port: int, paths: list[str], seconds: float, clients: int, server_pid: 
             "p95": pct(0.95), "p99": pct(0.99), **cpu}
 
 
-def request_paths(count: int = 2000, seed: int = 0) -> dict[str, list[str]]:
-    rng = random.Random(seed)
-    products = list(Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000])
+def sample_carts(count: int, rng: random.Random) -> list[list[str]]:
+    """Carts of real orders (up to 5 products each), one per sampled order."""
     orders = list(OrderLine.objects.values_list("order_id", flat=True).distinct()[:50_000])
     carts = {}
     for order in rng.sample(orders, min(count, len(orders))):
-        carts[order] = list(OrderLine.objects.filter(order_id=order).values_list("product_id", flat=True)[:5])
+        carts[order] = [str(pk) for pk in OrderLine.objects.filter(order_id=order).values_list("product_id",
+                                                                                               flat=True)[:5]]
+    return list(carts.values())
+
+
+def request_paths(count: int = 2000, seed: int = 0) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    products = list(Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000])
+    carts = sample_carts(count, rng)
     return {
         "trivial": ["/bench/trivial/"],
         "related": [f"/goodsassoc/api/related/{pk}/?limit=10" for pk in rng.sample(products, count)],
-        "cart": [f"/goodsassoc/api/cart/?limit=10&items={','.join(map(str, items))}" for items in carts.values()],
+        "cart": [f"/goodsassoc/api/cart/?limit=10&items={','.join(items)}" for items in carts],
     }
 
 
@@ -231,10 +239,9 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     """Where a cold related-products widget spends its time, in this process (median ms): with
     product cards (the default), and with cards switched off, when it reads the host's products."""
     from django.conf import settings
-    from django.core.cache import cache
     from django.test import override_settings
 
-    from goodsassoc import hosts, selectors, widget_cache, widget_query
+    from goodsassoc import hosts, selectors, widget_query
 
     rng = random.Random(seed)
     products = [str(pk) for pk in Product.objects.order_by("-popularity").values_list("pk", flat=True)[:20_000]]
@@ -246,16 +253,7 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     host = f"cards off: the host's products (ORM query, up to {loaded + 1} rows)"
     links = f"cards off: links of {limit} products (get_absolute_url)"
     parts: dict[str, list[float]] = {whole: [], rows_part: [], off: [], host: [], links: []}
-
-    def timed(name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        value = call(*args, **kwargs)
-        parts[name].append(time.perf_counter() - started)
-        return value
-
-    def cold() -> None:
-        cache.clear()
-        widget_cache.clear_local()
+    timed = functools.partial(_timed, parts)
 
     def host_products(wanted: list[str]) -> list[Any]:
         return list(adapter.get_queryset().filter(pk__in=wanted).order_by())
@@ -265,7 +263,7 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
 
     keys = rng.sample(products, samples)
     for key in keys:
-        cold()
+        _cold()
         timed(whole, selectors.related_products, key, limit=limit)
         timed(rows_part, widget_query.fetch, [
             widget_query.rules_branch("related", [key]), widget_query.related_branch([key], upto=limit * 2),
@@ -273,13 +271,53 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
             widget_query.card_branch([key])])
     with override_settings(GOODSASSOC={**settings.GOODSASSOC, "PRODUCT_CARDS": False}):
         for key in keys:
-            cold()
+            _cold()
             timed(off, selectors.related_products, key, limit=limit)
             rows = widget_query.fetch([widget_query.related_branch([key])])
             ranked = sorted(rows.related.get(key, []), key=lambda r: r[5])  # by published rank
             objects = timed(host, host_products, [r[0] for r in ranked[:loaded]] + [key])
             timed(links, links_of, objects)
     return {name: 1000 * statistics.median(values) for name, values in parts.items()}
+
+
+def cold_cart_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
+    """Where a cold "complete your cart" widget spends its time, in this process (median ms over
+    ``samples`` carts of real orders): its first query, the blend and rules in Python, and the
+    shown items (the second query, for their cards, and their reasons)."""
+    from goodsassoc import selectors, widget_query
+
+    limit = 10
+    whole = "whole widget"
+    candidates = "its first query: candidates, rules, weights (UNION, prepared)"
+    blend = "blend and rules over the candidates (Python)"
+    shown = f"the {limit} shown: their cards (second query) and items"
+    parts: dict[str, list[float]] = {whole: [], candidates: [], blend: [], shown: []}
+    timed = functools.partial(_timed, parts)
+    for keys in sample_carts(samples, random.Random(seed)):
+        keys = sorted(set(keys))
+        _cold()
+        timed(whole, selectors.cart_recommendations, keys, limit=limit)
+        rows = timed(candidates, widget_query.fetch, selectors.cart_branches(keys, limit))
+        ranked = timed(blend, selectors.rank_cart, rows, keys)
+        timed(shown, selectors._finish, selectors.Recommendations("cart"), ranked, limit, rows.cards,
+              read_cards=True)
+    return {name: 1000 * statistics.median(values) for name, values in parts.items()}
+
+
+def _timed(parts: dict[str, list[float]], name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    started = time.perf_counter()
+    value = call(*args, **kwargs)
+    parts[name].append(time.perf_counter() - started)
+    return value
+
+
+def _cold() -> None:
+    from django.core.cache import cache
+
+    from goodsassoc import widget_cache
+
+    cache.clear()
+    widget_cache.clear_local()
 
 
 def _get(port: int, path: str) -> None:
@@ -291,7 +329,7 @@ def _get(port: int, path: str) -> None:
 
 def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: int, load: float,
              breakdown: dict[str, float] | None = None, passes: int = 0, rounds: int = 1,
-             seconds: float = 0.0) -> str:
+             seconds: float = 0.0, cart_breakdown: dict[str, float] | None = None) -> str:
     pg = connection.cursor().connection.info.server_version
     trivial = endpoints["trivial"]["rps"]
     lines = [
@@ -327,6 +365,11 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         lines += ["", "Where a cold related-products widget spends its time (median ms over 300 products, "
                       "in one process, outside the server):", "", "| part | ms |", "|---|---:|"]
         lines += [f"| {name} | {ms:.2f} |" for name, ms in breakdown.items()]
+    if cart_breakdown:
+        lines += ["", "Where a cold \"complete your cart\" widget spends its time (median ms over 300 carts of real "
+                      "orders, in one process, outside the server; the parts are timed apart from the whole):", "",
+                  "| part | ms |", "|---|---:|"]
+        lines += [f"| {name} | {ms:.2f} |" for name, ms in cart_breakdown.items()]
     for state, what, setting in COMPARED:
         if not all(f"{w} ({state})" in endpoints for w in ("related", "cart")):
             continue
@@ -378,9 +421,10 @@ def main() -> None:
     endpoints = bench_endpoints(args.seconds, args.clients, args.workers, args.warmup_passes, args.rounds)
     print("Cold widget, part by part ...", flush=True)
     breakdown = cold_breakdown()
+    cart_breakdown = cold_cart_breakdown()
     command = ("python benchmarks/serving.py " + " ".join(sys.argv[1:])).strip()
     text = markdown(model, endpoints, command, args.clients, args.workers, load, breakdown, args.warmup_passes,
-                    args.rounds, args.seconds)
+                    args.rounds, args.seconds, cart_breakdown)
     print()
     print(text)
     if args.write_docs:

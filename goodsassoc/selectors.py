@@ -195,25 +195,37 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        # A cart's candidates are many (every cart item's neighbours): their cards are read
-        # afterwards, for the ones shown, instead of joined to every row.
-        branches = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
-                    weights_branch()]
-        if keys and model_arm:
-            branches.append(related_branch(keys, with_cards=False))
-        if shopper and model_arm:
-            branches.append(shopper_branch(shopper, with_cards=False))
-        if recent and shopper:
-            branches.append(bought_branch(identity, recent))
-        rows = fetch(branches)
-        candidates = blend_cart(rows, keys)
+        rows = fetch(cart_branches(keys, limit, identity=identity, recent_days=recent, model=model_arm))
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
-        ranked = rules.apply(candidates, rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
-        return _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards,
-                       read_cards=True)
+        return _finish(Recommendations("cart", (), strategy, rows.version), rank_cart(rows, keys), limit,
+                       rows.cards, read_cards=True)
 
     parts = [keys, shopper, limit, recent, arm.label]
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
+
+
+def cart_branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, recent_days: int = 0,
+                  model: bool = True) -> list[tuple[str, list]]:
+    """The branches of the cart widget's query: its candidates (every cart item's neighbours, the
+    shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
+    bought recently. Candidates are many: their cards are read afterwards, for the ones shown,
+    instead of joined to every row."""
+    shopper = shopper_key(identity)
+    branches = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
+                weights_branch()]
+    if keys and model:
+        branches.append(related_branch(keys, with_cards=False))
+    if shopper and model:
+        branches.append(shopper_branch(shopper, with_cards=False))
+    if recent_days and shopper:
+        branches.append(bought_branch(identity, recent_days))
+    return branches
+
+
+def rank_cart(rows: Rows, keys: Sequence[str]) -> list[rules.Candidate]:
+    """The cart's candidates blended, steered by the merchant's rules and ranked, less the cart
+    itself and what the shopper bought recently."""
+    return rules.apply(blend_cart(rows, keys), rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
 
 
 def blend_cart(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
