@@ -284,7 +284,7 @@ def cold_cart_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     """Where a cold "complete your cart" widget spends its time, in this process (median ms over
     ``samples`` carts of real orders): its first query, the blend and rules in Python, and the
     shown items (the second query, for their cards, and their reasons)."""
-    from goodsassoc import selectors, widget_query
+    from goodsassoc import cart_completion, selectors, widget_query
 
     limit = 10
     whole = "whole widget"
@@ -297,8 +297,8 @@ def cold_cart_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
         keys = sorted(set(keys))
         _cold()
         timed(whole, selectors.cart_recommendations, keys, limit=limit)
-        rows = timed(candidates, widget_query.fetch, selectors.cart_branches(keys, limit))
-        ranked = timed(blend, selectors.rank_cart, rows, keys)
+        rows = timed(candidates, widget_query.fetch, cart_completion.branches(keys, limit))
+        ranked = timed(blend, cart_completion.rank, rows, keys)
         timed(shown, selectors._finish, selectors.Recommendations("cart"), ranked, limit, rows.cards,
               read_cards=True)
     return {name: 1000 * statistics.median(values) for name, values in parts.items()}

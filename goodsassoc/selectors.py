@@ -3,7 +3,8 @@
 Each widget costs one query on goodsassoc's published tables (the served version, its rows,
 the merchant's rules, the fallbacks and the product cards, in a single UNION built by
 goodsassoc.widget_query); "complete your cart", whose candidates are every cart item's
-neighbours, reads the cards of the products it shows in a second one. The host's products are
+neighbours (its query's branches and their blend: goodsassoc.cart_completion), reads the cards
+of the products it shows in a second one. The host's products are
 read only where a card is missing or too old (goodsassoc.cards), and the shops widget reads the
 host's shops. A warm cache costs no query. A recommendation problem never breaks a page: errors
 are logged and an empty list is returned.
@@ -21,23 +22,20 @@ from typing import Any
 from django.db import models
 from django.utils.translation import get_language
 
-from goodsassoc import cards, experiments, hosts, reasons, rules
+from goodsassoc import cards, cart_completion, experiments, hosts, reasons, rules
 from goodsassoc.conf import ga_settings
 from goodsassoc.privacy import Identity
 from goodsassoc.widget_cache import cached
 from goodsassoc.widget_query import (
     SERVED,
     Rows,
-    bought_branch,
     card_branch,
     fetch,
     popular_branch,
     related_branch,
     rules_branch,
-    shopper_branch,
     shops_branch,
     version_sql,
-    weights_branch,
 )
 
 logger = logging.getLogger("goodsassoc")
@@ -195,93 +193,14 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        rows = fetch(cart_branches(keys, limit, identity=identity, recent_days=recent, model=model_arm))
+        rows = fetch(cart_completion.branches(keys, limit, identity=identity, shopper=shopper,
+                                              recent_days=recent, model=model_arm))
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
-        return _finish(Recommendations("cart", (), strategy, rows.version), rank_cart(rows, keys), limit,
+        return _finish(Recommendations("cart", (), strategy, rows.version), cart_completion.rank(rows, keys), limit,
                        rows.cards, read_cards=True)
 
     parts = [keys, shopper, limit, recent, arm.label]
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
-
-
-def cart_branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, recent_days: int = 0,
-                  model: bool = True) -> list[tuple[str, list]]:
-    """The branches of the cart widget's query: its candidates (every cart item's neighbours, the
-    shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
-    bought recently. Candidates are many: their cards are read afterwards, for the ones shown,
-    instead of joined to every row."""
-    shopper = shopper_key(identity)
-    branches = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
-                weights_branch()]
-    if keys and model:
-        branches.append(related_branch(keys, with_cards=False))
-    if shopper and model:
-        branches.append(shopper_branch(shopper, with_cards=False))
-    if recent_days and shopper:
-        branches.append(bought_branch(identity, recent_days))
-    return branches
-
-
-def rank_cart(rows: Rows, keys: Sequence[str]) -> list[rules.Candidate]:
-    """The cart's candidates blended, steered by the merchant's rules and ranked, less the cart
-    itself and what the shopper bought recently."""
-    return rules.apply(blend_cart(rows, keys), rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
-
-
-def blend_cart(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
-    """The engine's cart completion (``scoring.complete_cart``) over published rows, weighted as
-    tuned on validation: the mean of the cart items' neighbour scores, the shopper's repeat
-    purchases (share and recency) and taste, recent popularity, and a factor for items of a
-    product type already in the cart.
-
-    A cart's candidates are every cart item's neighbours (hundreds of rows): this loop is most of
-    a cold cart widget's own Python, hence its plain style."""
-    w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
-         **rows.weights}
-    w_repeat, w_recent, w_taste, w_pop, w_kind = (w["cart_repeat"], w["cart_recent"], w["cart_taste"],
-                                                  w["cart_pop"], w["cart_same_kind"])
-    known = [rows.related[anchor] for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
-    n = len(known)
-    together: dict[str, float] = {}
-    best: dict[str, tuple[float, str, Any]] = {}  # the strongest neighbour row's reason (evidence: JSON text)
-    recent: dict[str, float] = {}
-    kind: dict[str, int] = {}
-    cart_kinds = {neighbours[0][6] for neighbours in known} - {-1}  # [6]: the anchor's own kind
-    for neighbours in known:
-        for b, s, p, reason, ev, _, _, kb in neighbours:
-            if b in together:
-                together[b] += s / n
-                if s > best[b][0]:
-                    best[b] = (s, reason, ev)
-            else:
-                together[b] = s / n
-                best[b] = (s, reason, ev)
-            recent[b] = p
-            kind[b] = kb
-    shopper: dict[str, tuple[float, float, float]] = {}
-    for b, r, t, q, kb in rows.shopper:
-        shopper[b] = (r, t, q)
-        kind.setdefault(b, kb)
-    for b, _, _, _, _, p, kb in rows.popular:
-        recent.setdefault(b, p)
-        kind.setdefault(b, kb)
-    nothing = (0.0, 0.0, 0.0)
-    out = []
-    for item in together.keys() | shopper.keys() | recent.keys():
-        repeat, taste, recency = shopper.get(item, nothing)
-        along = together.get(item, 0.0)
-        score = along + w_repeat * repeat + w_recent * recency + w_taste * taste + w_pop * recent.get(item, 0.0)
-        if w_kind and kind.get(item, -1) in cart_kinds:
-            score *= 1.0 + w_kind
-        if repeat > 0 and w_repeat * repeat >= along:
-            out.append((item, score, "bought_before", {"share_of_your_baskets": round(repeat, 3)}))
-        elif along > 0:
-            out.append((item, score, best[item][1], best[item][2]))
-        elif taste > 0:
-            out.append((item, score, "matches_your_taste", {}))
-        else:
-            out.append((item, score, "popular", {}))
-    return out
 
 
 @_never_breaks("shops")

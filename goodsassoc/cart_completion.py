@@ -1,0 +1,101 @@
+""""Complete your cart": the widget's query branches and the blend of what they read.
+
+The blend is the engine's cart completion (``goodsassoc.engine.scoring.complete_cart``) over the
+published rows, so that a cart is ranked at request time with no TensorFlow and no artifact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from goodsassoc import rules
+from goodsassoc.privacy import Identity
+from goodsassoc.widget_query import (
+    Rows,
+    bought_branch,
+    popular_branch,
+    related_branch,
+    rules_branch,
+    shopper_branch,
+    weights_branch,
+)
+
+
+def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, shopper: str = "",
+             recent_days: int = 0, model: bool = True) -> list[tuple[str, list]]:
+    """The branches of the cart widget's query: its candidates (every cart item's neighbours, the
+    shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
+    bought recently. Candidates are many: their cards are read afterwards, for the ones shown,
+    instead of joined to every row. ``shopper``: the shopper's key in the published rows."""
+    parts = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
+             weights_branch()]
+    if keys and model:
+        parts.append(related_branch(keys, with_cards=False))
+    if shopper and model:
+        parts.append(shopper_branch(shopper, with_cards=False))
+    if recent_days and shopper:
+        parts.append(bought_branch(identity, recent_days))
+    return parts
+
+
+def rank(rows: Rows, keys: Sequence[str]) -> list[rules.Candidate]:
+    """The cart's candidates blended, steered by the merchant's rules and ranked, less the cart
+    itself and what the shopper bought recently."""
+    return rules.apply(blend(rows, keys), rows.rules, anchors=keys, exclude=set(keys) | rows.bought)
+
+
+def blend(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]:
+    """The engine's cart completion (``scoring.complete_cart``) over published rows, weighted as
+    tuned on validation: the mean of the cart items' neighbour scores, the shopper's repeat
+    purchases (share and recency) and taste, recent popularity, and a factor for items of a
+    product type already in the cart.
+
+    A cart's candidates are every cart item's neighbours (hundreds of rows): this loop is most of
+    a cold cart widget's own Python, hence its plain style."""
+    w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
+         **rows.weights}
+    w_repeat, w_recent, w_taste, w_pop, w_kind = (w["cart_repeat"], w["cart_recent"], w["cart_taste"],
+                                                  w["cart_pop"], w["cart_same_kind"])
+    known = [rows.related[anchor] for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
+    n = len(known)
+    together: dict[str, float] = {}
+    best: dict[str, tuple[float, str, Any]] = {}  # the strongest neighbour row's reason (evidence: JSON text)
+    recent: dict[str, float] = {}
+    kind: dict[str, int] = {}
+    cart_kinds = {neighbours[0][6] for neighbours in known} - {-1}  # [6]: the anchor's own kind
+    for neighbours in known:
+        for b, s, p, reason, ev, _, _, kb in neighbours:
+            if b in together:
+                together[b] += s / n
+                if s > best[b][0]:
+                    best[b] = (s, reason, ev)
+            else:
+                together[b] = s / n
+                best[b] = (s, reason, ev)
+            recent[b] = p
+            kind[b] = kb
+    shopper: dict[str, tuple[float, float, float]] = {}
+    for b, r, t, q, kb in rows.shopper:
+        shopper[b] = (r, t, q)
+        kind.setdefault(b, kb)
+    for b, _, _, _, _, p, kb in rows.popular:
+        recent.setdefault(b, p)
+        kind.setdefault(b, kb)
+    nothing = (0.0, 0.0, 0.0)
+    out = []
+    for item in together.keys() | shopper.keys() | recent.keys():
+        repeat, taste, recency = shopper.get(item, nothing)
+        along = together.get(item, 0.0)
+        score = along + w_repeat * repeat + w_recent * recency + w_taste * taste + w_pop * recent.get(item, 0.0)
+        if w_kind and kind.get(item, -1) in cart_kinds:
+            score *= 1.0 + w_kind
+        if repeat > 0 and w_repeat * repeat >= along:
+            out.append((item, score, "bought_before", {"share_of_your_baskets": round(repeat, 3)}))
+        elif along > 0:
+            out.append((item, score, best[item][1], best[item][2]))
+        elif taste > 0:
+            out.append((item, score, "matches_your_taste", {}))
+        else:
+            out.append((item, score, "popular", {}))
+    return out
