@@ -51,8 +51,8 @@ def blend(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]
     purchases (share and recency) and taste, recent popularity, and a factor for items of a
     product type already in the cart.
 
-    A cart's candidates are every cart item's neighbours (hundreds of rows): this loop is most of
-    a cold cart widget's own Python, hence its plain style."""
+    A cart's candidates are every cart item's neighbours (a hundred or more rows per request),
+    hence the loop's plain style."""
     w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
          **rows.weights}
     w_repeat, w_recent, w_taste, w_pop, w_kind = (w["cart_repeat"], w["cart_recent"], w["cart_taste"],
