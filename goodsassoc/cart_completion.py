@@ -1,4 +1,4 @@
-""""Complete your cart": the widget's query branches and the blend of what they read.
+"""The "complete your cart" widget's query branches, and the blend of what they read.
 
 The blend is the engine's cart completion (``goodsassoc.engine.scoring.complete_cart``) over the
 published rows, so that a cart is ranked at request time with no TensorFlow and no artifact.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from goodsassoc import rules
-from goodsassoc.privacy import Identity
+from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_query import (
     Rows,
     bought_branch,
@@ -22,12 +22,13 @@ from goodsassoc.widget_query import (
 )
 
 
-def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, shopper: str = "",
-             recent_days: int = 0, model: bool = True) -> list[tuple[str, list]]:
+def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, recent_days: int = 0,
+             model: bool = True) -> list[tuple[str, list]]:
     """The branches of the cart widget's query: its candidates (every cart item's neighbours, the
     shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
     bought recently. Candidates are many: their cards are read afterwards, for the ones shown,
-    instead of joined to every row. ``shopper``: the shopper's key in the published rows."""
+    instead of joined to every row."""
+    shopper = shopper_key(identity)
     parts = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
              weights_branch()]
     if keys and model:

@@ -60,6 +60,13 @@ class Identity:
     anonymous_id: str = ""
 
 
+def shopper_key(identity: Identity | None) -> str:
+    """The key a shopper has in the training data: the pseudonym, else the anonymous id."""
+    if identity is None:
+        return ""
+    return identity.user_pseudonym or identity.anonymous_id
+
+
 class ShopperIdentity:
     """Per-request identity; the anonymous id is created only when first needed."""
 

@@ -24,7 +24,7 @@ from django.utils.translation import get_language
 
 from goodsassoc import cards, cart_completion, experiments, hosts, reasons, rules
 from goodsassoc.conf import ga_settings
-from goodsassoc.privacy import Identity
+from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_cache import cached
 from goodsassoc.widget_query import (
     SERVED,
@@ -71,13 +71,6 @@ class Recommendations:
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-def shopper_key(identity: Identity | None) -> str:
-    """The key a shopper has in the training data: the pseudonym, else the anonymous id."""
-    if identity is None:
-        return ""
-    return identity.user_pseudonym or identity.anonymous_id
 
 
 # --- caching ---------------------------------------------------------------------------------
@@ -193,8 +186,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        rows = fetch(cart_completion.branches(keys, limit, identity=identity, shopper=shopper,
-                                              recent_days=recent, model=model_arm))
+        rows = fetch(cart_completion.branches(keys, limit, identity=identity, recent_days=recent, model=model_arm))
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         return _finish(Recommendations("cart", (), strategy, rows.version), cart_completion.rank(rows, keys), limit,
                        rows.cards, read_cards=True)
