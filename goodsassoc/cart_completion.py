@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from goodsassoc import rules
+from goodsassoc.engine.limits import CART_DEPTH
 from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_query import (
     Rows,
@@ -26,13 +27,15 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
              model: bool = True) -> list[tuple[str, list]]:
     """The branches of the cart widget's query: its candidates (every cart item's neighbours, the
     shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
-    bought recently. Candidates are many: their cards are read afterwards, for the ones shown,
+    bought recently. Of each cart item's neighbours only the head is read, as the engine's cart
+    completion reads them (``CART_DEPTH``, or the limit where that is more), with any the rules
+    boost or pin. Candidates are many: their cards are read afterwards, for the ones shown,
     instead of joined to every row."""
     shopper = shopper_key(identity)
     parts = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
              weights_branch()]
     if keys and model:
-        parts.append(related_branch(keys, with_cards=False))
+        parts.append(related_branch(keys, with_cards=False, upto=max(CART_DEPTH, limit), widget="cart"))
     if shopper and model:
         parts.append(shopper_branch(shopper, with_cards=False))
     if recent_days and shopper:

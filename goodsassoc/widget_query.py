@@ -116,17 +116,18 @@ def card_join(key_column: str, joined: bool = True) -> tuple[str, str, list]:
     return CARD, join, [cards.fresh_since()]
 
 
-def related_branch(anchors: Sequence[str], with_cards: bool = True, upto: int | None = None) -> tuple[str, list]:
-    """The anchors' published neighbours; with ``upto`` (the related widget), only those ranked
-    ``upto`` or better, and any its merchant's rules boost or pin (they can lift those from further down)."""
+def related_branch(anchors: Sequence[str], with_cards: bool = True, upto: int | None = None,
+                   widget: str = "related") -> tuple[str, list]:
+    """The anchors' published neighbours; with ``upto``, only those ranked ``upto`` or better, and
+    any the merchant's rules for ``widget`` boost or pin (they can lift those from further down)."""
     t = RelatedItem._meta.db_table
     card, join, params = card_join("r.related_key", with_cards)
     upto_sql, upto_params = "", []
     if upto is not None:
         upto_sql = (f" AND (r.rank <= %s OR r.related_key IN (SELECT target_key FROM {MerchantRule._meta.db_table} "
-                    f"WHERE active = %s AND action IN ('boost', 'pin') AND widget IN ('all', 'related') "
+                    f"WHERE active = %s AND action IN ('boost', 'pin') AND widget IN ('all', %s) "
                     f"AND anchor_key IN ('', {placeholders(anchors)})))")
-        upto_params = [upto, True, *anchors]
+        upto_params = [upto, True, widget, *anchors]
     return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
             f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {t} r{join} "
             f"WHERE r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)}){upto_sql}",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from goodsassoc.engine.limits import CART_DEPTH
+
 # Reason codes carried by every recommendation (the evidence dict says why in numbers).
 BOUGHT_TOGETHER = "bought_together"
 SIMILAR_ITEM = "similar_item"
@@ -76,6 +78,13 @@ class ServingTables:
         n = self.item_baskets.astype(np.float64)
         return (np.log1p(n) / np.log1p(max(n.max(), 1.0))).astype(np.float32)
 
+    def cart_neighbours(self, depth: int = CART_DEPTH) -> sp.csr_matrix:
+        """The neighbour table as cart completion reads it: each item's top ``depth`` neighbours."""
+        key = ("cart_neighbours", depth)
+        if key not in self._index:
+            self._index[key] = top_per_row(self.neighbours, depth)
+        return self._index[key]
+
     def index(self, kind: str) -> dict[str, int]:
         if kind not in self._index:
             ids = {"item": self.item_ids, "user": self.user_ids, "shop": self.shop_ids}[kind]
@@ -99,6 +108,17 @@ def lookup(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     out = np.zeros(cols.shape, np.float32)
     out[found] = sub.data[pos[found]]
     return out
+
+
+def top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """``m`` with only each row's ``k`` largest values kept, ties to the lower column (the
+    order of the published rank)."""
+    m = m.tocsr()
+    row = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    order = np.lexsort((m.indices, -m.data, row))
+    keep = order[np.arange(m.nnz) - m.indptr[row[order]] < k]
+    keep.sort()
+    return sp.csr_matrix((m.data[keep], m.indices[keep], np.searchsorted(keep, m.indptr)), shape=m.shape)
 
 
 def row_top(m: sp.csr_matrix, k: int) -> np.ndarray:
@@ -272,7 +292,7 @@ def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np
     """Dense cart-completion scores for a batch (cart items are not excluded here)."""
     w = t.weights
     size = np.maximum(np.asarray(carts.sum(axis=1)).ravel(), 1.0)
-    scores = np.asarray((sp.diags(1.0 / size) @ carts.astype(np.float32) @ t.neighbours).todense())
+    scores = np.asarray((sp.diags(1.0 / size) @ carts.astype(np.float32) @ t.cart_neighbours()).todense())
     known = users >= 0
     if known.any():
         u = users[known]
@@ -284,14 +304,17 @@ def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np
     return scores
 
 
-def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | None = None, k: int = 10
-                  ) -> list[tuple[str, float, str, dict]]:
-    """Request-time cart completion: (item_id, score, reason code, evidence), best first, no TF needed."""
+def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | None = None, k: int = 10,
+                  depth: int | None = None) -> list[tuple[str, float, str, dict]]:
+    """Request-time cart completion: (item_id, score, reason code, evidence), best first, no TF
+    needed. Each cart item lends its top ``depth`` neighbours (by default ``CART_DEPTH``, or ``k``
+    where that is more, as the cart widget reads the published rows)."""
     items = t.index("item")
     cart = [items[i] for i in map(str, cart_item_ids) if i in items]
     u = t.index("user").get(str(user_id), -1) if user_id is not None else -1
     w = t.weights
-    together = t.neighbours[cart].sum(axis=0).A1 / len(cart) if cart else np.zeros(len(t.item_ids), np.float32)
+    table = t.cart_neighbours(depth or max(CART_DEPTH, k))
+    together = table[cart].sum(axis=0).A1 / len(cart) if cart else np.zeros(len(t.item_ids), np.float32)
     parts = {"together": together}
     score = parts["together"] + w.cart_pop * t.item_recent
     rep = np.zeros(len(t.item_ids), np.float32)

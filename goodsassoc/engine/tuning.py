@@ -151,7 +151,7 @@ def tune(val_data: TrainData, emb: np.ndarray, vq: Queries, cfg: RecommenderConf
     rows = np.unique(vq.carts.indices)
     tables, _ = build_tables(val_data, emb, w, cfg, rows, ranker=None)
     size = np.maximum(np.asarray(vq.carts.sum(axis=1)).ravel(), 1.0)
-    parts = {"nb": (sp.diags(1.0 / size) @ vq.carts @ tables.neighbours).tocsr()}
+    parts = {"nb": (sp.diags(1.0 / size) @ vq.carts @ tables.cart_neighbours()).tocsr()}
     users = vq.cart_users
     safe = np.where(users >= 0, users, 0)
     mask = sp.diags((users >= 0).astype(np.float32))

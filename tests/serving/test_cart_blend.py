@@ -1,6 +1,7 @@
-"""'Complete your cart' ranks as the documented blend of every published row would.
+"""'Complete your cart' ranks as the documented blend of the cart items' published rows would.
 
-The reference here reads every published row of the version through the ORM and blends them in
+The reference here reads the head of each cart item's published rows (``CART_DEPTH`` or the
+limit, where that is more, and any a merchant's rule lifts) through the ORM and blends them in
 plain Python, as docs/engine.md writes the engine's cart completion, then applies the merchant's
 rules and the products' availability; the widget must agree with it on random carts, shoppers,
 limits and rules (a boost, a demotion, a block and a pin).
@@ -10,8 +11,10 @@ import random
 
 import pandas as pd
 import pytest
+from django.db.models import Q
 
 from goodsassoc import rules
+from goodsassoc.engine.limits import CART_DEPTH
 from goodsassoc.models import MerchantRule, PopularItem, RelatedItem, ShopperItem
 from goodsassoc.privacy import Identity
 from goodsassoc.publishing import PublishTables
@@ -56,9 +59,12 @@ def version(shelf):
 
 
 def reference(version, cart, shopper, limit):
-    """Every published row of the version, blended and ranked in plain Python, then the rules and
-    the products' availability: (key, score, reason) of what the widget should show."""
-    related = list(RelatedItem.objects.filter(version=version.pk, product_key__in=cart))
+    """The cart items' published rows as the engine reads them, blended and ranked in plain
+    Python, then the rules and the products' availability: (key, score, reason) of what the widget should show."""
+    lifted = MerchantRule.objects.filter(active=True, action__in=["boost", "pin"], widget__in=["all", "cart"],
+                                         anchor_key__in=["", *cart]).values_list("target_key", flat=True)
+    related = list(RelatedItem.objects.filter(Q(rank__lte=max(CART_DEPTH, limit)) | Q(related_key__in=list(lifted)),
+                                              version=version.pk, product_key__in=cart))
     anchors = {r.product_key for r in related}
     together, best, recent, kind = {}, {}, {}, {}
     for r in sorted(related, key=lambda r: r.product_key):
@@ -109,7 +115,7 @@ def same(got, want):
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
 
 
-def test_the_widget_ranks_as_the_blend_of_every_published_row(shelf, version):
+def test_the_widget_ranks_as_the_blend_of_the_published_rows(shelf, version):
     rng = random.Random(11)
     MerchantRule.objects.create(target_key=shelf[5], action="boost", factor=4.0, widget="cart")
     MerchantRule.objects.create(target_key=shelf[8], action="boost", factor=0.01)

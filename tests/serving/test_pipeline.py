@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from goodsassoc import pipeline
 from goodsassoc.engine import artifact
+from goodsassoc.engine.limits import CART_DEPTH
 from goodsassoc.engine.scoring import complete_cart
 from goodsassoc.models import ModelVersion, ProductCard, RunStatus, ServingState, TrainingRun, VersionStatus
 from goodsassoc.privacy import Identity
@@ -46,7 +47,8 @@ def test_retrain_publishes_a_checked_model_and_refresh_rescores_it(shop_history,
     cart = [str(k) for k in shop_history.groupby("item_id")["basket_id"].nunique().nlargest(2).index]
     served = cart_recommendations(cart, identity=Identity(user_pseudonym=shopper), limit=10,
                                   exclude_recent_purchases=False)
-    engine = {key: score for key, score, *_ in complete_cart(tables, cart, shopper, k=len(tables.item_ids))}
+    engine = {key: score for key, score, *_ in complete_cart(tables, cart, shopper, k=len(tables.item_ids),
+                                                                depth=CART_DEPTH)}
     assert len(served) == 10 and served.strategy == "model"
     assert [i.score for i in served] == pytest.approx([engine[i.key] for i in served], rel=1e-4, abs=1e-7)
     assert served.items[0].key == max(engine, key=engine.get)

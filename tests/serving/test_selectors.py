@@ -5,11 +5,14 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from goodsassoc import cart_completion
+from goodsassoc.engine.limits import CART_DEPTH
 from goodsassoc.models import MerchantRule
 from goodsassoc.privacy import Identity
 from goodsassoc.selectors import cart_recommendations, related_products, shops_for_shopper
+from goodsassoc.widget_query import fetch
 from tests.conftest import clear_caches
-from tests.serving.factories import publish_version, related_rows, tables
+from tests.serving.factories import publish_version, related_rows, shelf_of, tables
 
 
 @pytest.fixture
@@ -223,3 +226,22 @@ def test_a_merchants_rule_change_shows_without_waiting_for_the_cache(served, art
     assert "SKU-2" not in keys(related_products(articles[0], limit=3))
     rule.delete()
     assert keys(related_products(articles[0], limit=3))[0] == "SKU-2"
+
+
+def test_a_cart_reads_the_head_of_each_items_neighbours_as_the_engine_does(sellers):
+    # 30 neighbours of P-00; the cart widget reads the engine's CART_DEPTH of them (or its limit,
+    # where that is more), and any further down that a merchant's rule for the cart boosts.
+    shelf = shelf_of(sellers, lambda i: False)
+    rows = [(shelf[0], r, shelf[r], 1.0 / r, 0.5, "bought_together", {"baskets_together": 40 - r})
+            for r in range(1, 31)]
+    publish_version(tables(related=rows), weights={"cart_repeat": 1.0, "cart_taste": 0.0, "cart_pop": 0.0})
+
+    def read(limit):
+        return [b for b, *_ in fetch(cart_completion.branches([shelf[0]], limit)).related[shelf[0]]]
+
+    assert sorted(read(5), key=shelf.index) == shelf[1:CART_DEPTH + 1]
+    assert len(read(CART_DEPTH + 5)) == CART_DEPTH + 5
+    MerchantRule.objects.create(action="boost", widget="cart", target_key=shelf[25], factor=3.0)
+    MerchantRule.objects.create(action="boost", widget="related", target_key=shelf[26], factor=3.0)
+    assert set(read(5)) == set(shelf[1:CART_DEPTH + 1]) | {shelf[25]}
+    assert keys(cart_recommendations([shelf[0]], identity=None, limit=3)) == shelf[1:4]
