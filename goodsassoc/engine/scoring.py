@@ -288,11 +288,12 @@ def same_kind(carts: sp.csr_matrix, kinds: np.ndarray | None) -> np.ndarray:
     return np.asarray((cart_kinds(carts, kinds) @ kind_matrix(kinds).T).todense(), dtype=np.float32)
 
 
-def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
-    """Dense cart-completion scores for a batch (cart items are not excluded here)."""
+def cart_scores(t: ServingTables, carts: sp.csr_matrix, users: np.ndarray, depth: int = CART_DEPTH) -> np.ndarray:
+    """Dense cart-completion scores for a batch (cart items are not excluded here); each cart item
+    lends its top ``depth`` neighbours."""
     w = t.weights
     size = np.maximum(np.asarray(carts.sum(axis=1)).ravel(), 1.0)
-    scores = np.asarray((sp.diags(1.0 / size) @ carts.astype(np.float32) @ t.cart_neighbours()).todense())
+    scores = np.asarray((sp.diags(1.0 / size) @ carts.astype(np.float32) @ t.cart_neighbours(depth)).todense())
     known = users >= 0
     if known.any():
         u = users[known]
