@@ -25,7 +25,7 @@ from goodsassoc.widget_query import (
 
 def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, recent_days: int = 0,
              model: bool = True) -> list[tuple[str, list]]:
-    """The branches of the cart widget's query: its candidates (every cart item's neighbours, the
+    """The branches of the cart widget's query: its candidates (each cart item's neighbours, the
     shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
     bought recently. Of each cart item's neighbours only the head is read, as the engine's cart
     completion reads them (``CART_DEPTH``, or the limit where that is more), with any the rules
@@ -55,7 +55,7 @@ def blend(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]
     purchases (share and recency) and taste, recent popularity, and a factor for items of a
     product type already in the cart.
 
-    A cart's candidates are every cart item's neighbours (a hundred or more rows per request),
+    A cart's candidates are each cart item's head of neighbours (dozens of rows per request),
     hence the loop's plain style."""
     w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
          **rows.weights}

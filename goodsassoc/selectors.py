@@ -2,12 +2,12 @@
 
 Each widget costs one query on goodsassoc's published tables (the served version, its rows,
 the merchant's rules, the fallbacks and the product cards, in a single UNION built by
-goodsassoc.widget_query); "complete your cart", whose candidates are every cart item's
-neighbours (its query's branches and their blend: goodsassoc.cart_completion), reads the cards
-of the products it shows in a second one. The host's products are
-read only where a card is missing or too old (goodsassoc.cards), and the shops widget reads the
-host's shops. A warm cache costs no query. A recommendation problem never breaks a page: errors
-are logged and an empty list is returned.
+goodsassoc.widget_query); "complete your cart", whose candidates are the head of every cart
+item's neighbours (its query's branches and their blend: goodsassoc.cart_completion), reads the
+cards of the products it shows in a second one. The host's products are read only where a card
+is missing or too old (goodsassoc.cards), and the shops widget reads the host's shops. A warm
+cache costs no query. A recommendation problem never breaks a page: errors are logged and an
+empty list is returned.
 """
 
 from __future__ import annotations

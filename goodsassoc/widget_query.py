@@ -87,7 +87,7 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
         src = row[0]
         if row[17] is not None:  # a fresh card of product b
             card_of[row[3]] = cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
-        if src == "related":  # most rows: a cart's candidates are hundreds
+        if src == "related":  # most rows: a cart's candidates are dozens
             related[row[2]].append(_related(row))
         elif src == "popular":
             rows.popular.append(_popular(row))
