@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from goodsassoc import rules
-from goodsassoc.engine.limits import CART_DEPTH
+from goodsassoc.engine.limits import cart_depth
 from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_query import (
     Rows,
@@ -35,7 +35,7 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
     parts = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
              weights_branch()]
     if keys and model:
-        parts.append(related_branch(keys, with_cards=False, upto=max(CART_DEPTH, limit), widget="cart"))
+        parts.append(related_branch(keys, with_cards=False, upto=cart_depth(limit), widget="cart"))
     if shopper and model:
         parts.append(shopper_branch(shopper, with_cards=False))
     if recent_days and shopper:

@@ -6,3 +6,9 @@ without numpy)."""
 # Complete Journey (``benchmarks/cart_depth.py``, figures in docs/quality.md), and a cold cart's
 # query reads a fifth of the rows it would at the full 50.
 CART_DEPTH = 10
+
+
+def cart_depth(limit: int) -> int:
+    """How many of each cart item's neighbours cart completion reads for a list of ``limit``: the
+    widget and the engine call this, so that they read the same rows."""
+    return max(CART_DEPTH, limit)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from goodsassoc.engine.limits import CART_DEPTH
+from goodsassoc.engine.limits import CART_DEPTH, cart_depth
 
 # Reason codes carried by every recommendation (the evidence dict says why in numbers).
 BOUGHT_TOGETHER = "bought_together"
@@ -70,7 +70,7 @@ class ServingTables:
     item_kind: np.ndarray | None = None  # per item a code of its kind (product type), -1 = none
     ranker: dict[str, np.ndarray] | None = None  # the learned related-items ranker's parameters (rescoring)
     weights: Weights = field(default_factory=Weights)
-    _index: dict = field(default_factory=dict, repr=False)
+    _index: dict = field(default_factory=dict, repr=False)  # lookups and tables derived on first use
 
     @property
     def pop_score(self) -> np.ndarray:
@@ -314,7 +314,7 @@ def complete_cart(t: ServingTables, cart_item_ids: list[str], user_id: str | Non
     cart = [items[i] for i in map(str, cart_item_ids) if i in items]
     u = t.index("user").get(str(user_id), -1) if user_id is not None else -1
     w = t.weights
-    table = t.cart_neighbours(depth or max(CART_DEPTH, k))
+    table = t.cart_neighbours(depth or cart_depth(k))
     together = table[cart].sum(axis=0).A1 / len(cart) if cart else np.zeros(len(t.item_ids), np.float32)
     parts = {"together": together}
     score = parts["together"] + w.cart_pop * t.item_recent

@@ -1,9 +1,9 @@
 """'Complete your cart' ranks as the documented blend of the cart items' published rows would.
 
-The reference here reads the head of each cart item's published rows (``CART_DEPTH`` or the
-limit, where that is more, and any a merchant's rule lifts) through the ORM and blends them in
-plain Python, as docs/engine.md writes the engine's cart completion, then applies the merchant's
-rules and the products' availability; the widget must agree with it on random carts, shoppers,
+The reference here reads the head of each cart item's published rows (``cart_depth``:
+``CART_DEPTH`` or the limit, where that is more, and any a merchant's rule lifts) through the ORM
+and blends them in plain Python, as docs/engine.md writes the engine's cart completion, then
+applies the merchant's rules and the products' availability; the widget must agree with it on random carts, shoppers,
 limits and rules (a boost, a demotion, a block and a pin).
 """
 
@@ -14,7 +14,7 @@ import pytest
 from django.db.models import Q
 
 from goodsassoc import rules
-from goodsassoc.engine.limits import CART_DEPTH
+from goodsassoc.engine.limits import cart_depth
 from goodsassoc.models import MerchantRule, PopularItem, RelatedItem, ShopperItem
 from goodsassoc.privacy import Identity
 from goodsassoc.publishing import PublishTables
@@ -60,10 +60,11 @@ def version(shelf):
 
 def reference(version, cart, shopper, limit):
     """The cart items' published rows as the engine reads them, blended and ranked in plain
-    Python, then the rules and the products' availability: (key, score, reason) of what the widget should show."""
+    Python, then the rules and the products' availability: (key, score, reason) of what the
+    widget should show."""
     lifted = MerchantRule.objects.filter(active=True, action__in=["boost", "pin"], widget__in=["all", "cart"],
                                          anchor_key__in=["", *cart]).values_list("target_key", flat=True)
-    related = list(RelatedItem.objects.filter(Q(rank__lte=max(CART_DEPTH, limit)) | Q(related_key__in=list(lifted)),
+    related = list(RelatedItem.objects.filter(Q(rank__lte=cart_depth(limit)) | Q(related_key__in=list(lifted)),
                                               version=version.pk, product_key__in=cart))
     anchors = {r.product_key for r in related}
     together, best, recent, kind = {}, {}, {}, {}
