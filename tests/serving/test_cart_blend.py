@@ -3,8 +3,8 @@
 The reference here reads the head of each cart item's published rows (``cart_depth``:
 ``CART_DEPTH`` or the limit, where that is more, and any a merchant's rule lifts) through the ORM
 and blends them in plain Python, as docs/engine.md writes the engine's cart completion, then
-applies the merchant's rules and the products' availability; the widget must agree with it on random carts, shoppers,
-limits and rules (a boost, a demotion, a block and a pin).
+applies the merchant's rules and the products' availability; the widget must agree with it on
+random carts, shoppers, limits and rules (a boost, a demotion, a block and a pin).
 """
 
 import random
