@@ -16,6 +16,7 @@ Each card carries the time its product was read; a write never replaces a card r
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -46,10 +47,21 @@ def enabled() -> bool:
     return bool(ga_settings.PRODUCT_CARDS)
 
 
+_since: tuple[float, int, Any] = (0.0, 0, None)  # (until, max age, moment)
+
+
 def fresh_since() -> Any:
-    """Cards read before this moment are not used (a parameter for raw SQL, as the ORM would pass it)."""
-    since = timezone.now() - timedelta(seconds=ga_settings.PRODUCT_CARD_MAX_AGE)
-    return connection.ops.adapt_datetimefield_value(since)
+    """Cards read before this moment are not used (a parameter for raw SQL, as the ORM would pass it).
+
+    Worked out at most once a second per process (a widget's query asks for it in several
+    branches): the moment then lags by under a second, against a maximum age of hours."""
+    global _since
+    max_age, now = ga_settings.PRODUCT_CARD_MAX_AGE, time.monotonic()
+    until, age, moment = _since
+    if until <= now or age != max_age:
+        moment = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=max_age))
+        _since = (now + 1.0, max_age, moment)
+    return moment
 
 
 def url_of(obj: Any) -> str:

@@ -7,7 +7,6 @@ published rows, so that a cart is ranked at request time with no TensorFlow and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from goodsassoc import rules
 from goodsassoc.engine.limits import cart_depth
@@ -63,41 +62,42 @@ def blend(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]
                                                   w["cart_pop"], w["cart_same_kind"])
     known = [rows.related[anchor] for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
     n = len(known)
-    together: dict[str, float] = {}
-    best: dict[str, tuple[float, str, Any]] = {}  # the strongest neighbour row's reason (evidence: JSON text)
-    recent: dict[str, float] = {}
-    kind: dict[str, int] = {}
     cart_kinds = {neighbours[0][6] for neighbours in known} - {-1}  # [6]: the anchor's own kind
+    # Each candidate's [mean neighbour score, strongest neighbour score, its reason, its evidence
+    # (JSON text), recent popularity (None: not known yet), product kind], one lookup per row.
+    seen: dict[str, list] = {}
     for neighbours in known:
         for b, s, p, reason, ev, _, _, kb in neighbours:
-            if b in together:
-                together[b] += s / n
-                if s > best[b][0]:
-                    best[b] = (s, reason, ev)
+            entry = seen.get(b)
+            if entry is None:
+                seen[b] = [s / n, s, reason, ev, p, kb]
             else:
-                together[b] = s / n
-                best[b] = (s, reason, ev)
-            recent[b] = p
-            kind[b] = kb
+                entry[0] += s / n
+                if s > entry[1]:
+                    entry[1], entry[2], entry[3] = s, reason, ev
+                entry[4], entry[5] = p, kb
     shopper: dict[str, tuple[float, float, float]] = {}
     for b, r, t, q, kb in rows.shopper:
         shopper[b] = (r, t, q)
-        kind.setdefault(b, kb)
+        if b not in seen:
+            seen[b] = [0.0, 0.0, "", "", None, kb]
     for b, _, _, _, _, p, kb in rows.popular:
-        recent.setdefault(b, p)
-        kind.setdefault(b, kb)
+        entry = seen.get(b)
+        if entry is None:
+            seen[b] = [0.0, 0.0, "", "", p, kb]
+        elif entry[4] is None:
+            entry[4] = p
     nothing = (0.0, 0.0, 0.0)
     out = []
-    for item in together.keys() | shopper.keys() | recent.keys():
-        repeat, taste, recency = shopper.get(item, nothing)
-        along = together.get(item, 0.0)
-        score = along + w_repeat * repeat + w_recent * recency + w_taste * taste + w_pop * recent.get(item, 0.0)
-        if w_kind and kind.get(item, -1) in cart_kinds:
+    for item, (along, _, reason, ev, recent, kind) in seen.items():
+        repeat, taste, recency = shopper.get(item, nothing) if shopper else nothing
+        score = along + w_repeat * repeat + w_recent * recency + w_taste * taste + w_pop * (recent or 0.0)
+        if w_kind and kind in cart_kinds:
             score *= 1.0 + w_kind
         if repeat > 0 and w_repeat * repeat >= along:
             out.append((item, score, "bought_before", {"share_of_your_baskets": round(repeat, 3)}))
         elif along > 0:
-            out.append((item, score, best[item][1], best[item][2]))
+            out.append((item, score, reason, ev))
         elif taste > 0:
             out.append((item, score, "matches_your_taste", {}))
         else:

@@ -21,7 +21,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from goodsassoc.conf import ga_settings
 
@@ -34,17 +35,18 @@ _lost = False  # met in this process: prepare no more
 NEVER_BY_COUNT = 2**31
 
 
-def preparing() -> bool:
+def preparing(db: BaseDatabaseWrapper | None = None) -> bool:
     """Whether the widget's query is prepared on this database connection: on PostgreSQL with
     psycopg 3, in autocommit (Django's default). Inside a transaction (``ATOMIC_REQUESTS``) a
     statement lost by a pooler would abort the host's transaction, so there it runs unprepared."""
-    if _lost or not ga_settings.WIDGET_PREPARED_QUERY or connection.vendor != "postgresql":
+    db = db or connections[DEFAULT_DB_ALIAS]
+    if _lost or not ga_settings.WIDGET_PREPARED_QUERY or db.vendor != "postgresql":
         return False
-    if connection.in_atomic_block:
+    if db.in_atomic_block:
         return False
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
-    database = connection.settings_dict
+    database = db.settings_dict
     options = database.get("OPTIONS") or {}
     if database.get("DISABLE_SERVER_SIDE_CURSORS") or ("prepare_threshold" in options
                                                          and options["prepare_threshold"] is None):
@@ -55,55 +57,66 @@ def preparing() -> bool:
 def run(sql: str, params: Sequence[Any]) -> list[tuple]:
     """All rows of ``sql``, prepared where that is on (see ``preparing``), standing in for the
     connection's health check where that is due (see ``stands_in``)."""
-    if not stands_in():
-        return _run(sql, params)
-    connection.health_check_done = True
+    db = connections[DEFAULT_DB_ALIAS]
+    if not stands_in(db):
+        return _run(db, sql, params)
+    db.health_check_done = True
     try:
-        return _run(sql, params)
+        return _run(db, sql, params)
     except (OperationalError, InterfaceError):
-        raw = connection.connection
+        raw = db.connection
         if raw is not None and not raw.closed and not getattr(raw, "broken", False):
             raise  # the connection is fine: a real error
-        connection.close()  # died while idle, e.g. the database restarted: as the health check would
-        return _run(sql, params)
+        db.close()  # died while idle, e.g. the database restarted: as the health check would
+        return _run(db, sql, params)
 
 
-def stands_in() -> bool:
+def stands_in(db: BaseDatabaseWrapper | None = None) -> bool:
     """Whether the widget's query may stand in for Django's health check of this connection: on
     PostgreSQL, with ``CONN_HEALTH_CHECKS`` on, a connection kept from an earlier request and
     not yet used in this one, outside a transaction (Django's pool checks its connections
     itself). Anywhere else the connection is checked as Django does."""
-    return (connection.connection is not None and getattr(connection, "health_check_enabled", False)
-            and getattr(connection, "health_check_done", True) is False and connection.vendor == "postgresql"
-            and not connection.in_atomic_block and getattr(connection, "pool", None) is None)
+    db = db or connections[DEFAULT_DB_ALIAS]
+    return (db.connection is not None and getattr(db, "health_check_enabled", False)
+            and getattr(db, "health_check_done", True) is False and db.vendor == "postgresql"
+            and not db.in_atomic_block and getattr(db, "pool", None) is None)
 
 
-def _run(sql: str, params: Sequence[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        if not preparing():
+def _run(db: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:
+    if not preparing(db):
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-        plain, raw = cursor.cursor, connection.connection
-        if raw.prepare_threshold is None:
-            # Django turns preparing off on the connection, for every cursor; its own cursors
-            # never prepare anyway (client-side binding), so a count no query reaches lets
-            # this one prepare while nothing else changes.
-            raw.prepare_threshold = NEVER_BY_COUNT
-        cursor.cursor = _prepared_cursor_class()(raw)
-        try:
-            try:
-                cursor.execute(sql, params)
-            except DatabaseError as error:
-                if getattr(error.__cause__, "sqlstate", None) not in LOST:
-                    raise
-                _give_up(error)
-                cursor.cursor.close()
-                cursor.cursor = plain
-                cursor.execute(sql, params)
-            return cursor.fetchall()
-        finally:
-            if cursor.cursor is not plain:  # (the wrapper closes the one it holds)
-                plain.close()
+    db.close_if_health_check_failed()  # (as Django's own cursor() does)
+    db.ensure_connection()
+    # Django's cursor wrapper around this connection's kept prepared cursor: query logging,
+    # ``assertNumQueries``, execute wrappers and error translation work as for any query.
+    cursor = db._prepare_cursor(_kept_cursor(db))
+    try:
+        cursor.execute(sql, params)
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) not in LOST:
+            raise
+        _give_up(error)
+        return _run(db, sql, params)  # unprepared from now on
+    return cursor.fetchall()
+
+
+def _kept_cursor(db: BaseDatabaseWrapper) -> Any:
+    """The connection's cursor for the widget's query, made once per database connection and
+    kept open: a psycopg cursor copies the connection's adapters when it is made, which cost a
+    cold widget more than binding its parameters."""
+    raw = db.connection
+    kept = getattr(db, "_goodsassoc_cursor", None)
+    if kept is not None and not kept.closed and kept.connection is raw:
+        return kept
+    if raw.prepare_threshold is None:
+        # Django turns preparing off on the connection, for every cursor; its own cursors
+        # never prepare anyway (client-side binding), so a count no query reaches lets
+        # this one prepare while nothing else changes.
+        raw.prepare_threshold = NEVER_BY_COUNT
+    kept = db._goodsassoc_cursor = _prepared_cursor_class()(raw)
+    return kept
 
 
 def _give_up(error: DatabaseError) -> None:

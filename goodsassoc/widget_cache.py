@@ -87,13 +87,25 @@ def rules_changed(**kwargs: Any) -> None:
         logger.warning("goodsassoc: cache unavailable; a rule change shows once cached widgets expire")
 
 
-def _local_enabled() -> bool:
+def _backend() -> Any:
+    """Django's default cache, or None where it is misconfigured (widgets then render uncached)."""
+    try:
+        return caches[DEFAULT_CACHE_ALIAS]
+    except Exception:
+        return None
+
+
+def cache_off() -> bool:
+    """Whether Django's cache is switched off (``DummyCache``): nothing to key, read or write."""
+    return isinstance(_backend(), DummyCache)
+
+
+def local_enabled() -> bool:
+    """Whether results are also kept in this process's memory (not where Django's cache is off)."""
     if ga_settings.WIDGET_LOCAL_CACHE_SIZE <= 0 or ga_settings.WIDGET_LOCAL_CACHE_SECONDS <= 0:
         return False
-    try:
-        return not isinstance(caches[DEFAULT_CACHE_ALIAS], DummyCache)
-    except Exception:  # a misconfigured or unreachable cache: widgets still render, uncached
-        return False
+    backend = _backend()
+    return backend is not None and not isinstance(backend, DummyCache)
 
 
 def cached(widget: str, parts: Sequence[Any], compute: Callable[[], T], *, pinned: bool = False) -> T:
@@ -104,10 +116,12 @@ def cached(widget: str, parts: Sequence[Any], compute: Callable[[], T], *, pinne
     for another version than the served one (an A/B arm's): it must not teach the cache
     which version is served.
     """
+    if cache_off():
+        return compute()
     served = cached_served_version()
     generation = _rules.get()
     digest = hashlib.sha256(json.dumps([widget, generation, *parts], default=str).encode()).hexdigest()[:32]
-    use_local = _local_enabled()
+    use_local = local_enabled()
     if served is not None:
         key = f"goodsassoc:w:{served}:{digest}"
         hit = local.get(key) if use_local else None

@@ -119,19 +119,22 @@ def card_join(key_column: str, joined: bool = True) -> tuple[str, str, list]:
 def related_branch(anchors: Sequence[str], with_cards: bool = True, upto: int | None = None,
                    widget: str = "related") -> tuple[str, list]:
     """The anchors' published neighbours; with ``upto``, only those ranked ``upto`` or better, and
-    any the merchant's rules for ``widget`` boost or pin (they can lift those from further down)."""
+    any further down that the merchant's rules for ``widget`` boost or pin (they can lift those).
+
+    The head is a range of the lookup index; the lifted rows come from the rules' side (none
+    without such rules), so that the rows below the head are never read."""
     t = RelatedItem._meta.db_table
-    card, join, params = card_join("r.related_key", with_cards)
-    upto_sql, upto_params = "", []
-    if upto is not None:
-        upto_sql = (f" AND (r.rank <= %s OR r.related_key IN (SELECT target_key FROM {MerchantRule._meta.db_table} "
-                    f"WHERE active = %s AND action IN ('boost', 'pin') AND widget IN ('all', %s) "
-                    f"AND anchor_key IN ('', {placeholders(anchors)})))")
-        upto_params = [upto, True, widget, *anchors]
-    return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
-            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {t} r{join} "
-            f"WHERE r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)}){upto_sql}",
-            [*params, *anchors, *upto_params])
+    card, join, card_params = card_join("r.related_key", with_cards)
+    columns = (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
+               f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM ")
+    mine = f"r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)})"
+    if upto is None:
+        return f"{columns}{t} r{join} WHERE {mine}", [*card_params, *anchors]
+    lifted = (f"(SELECT DISTINCT target_key FROM {MerchantRule._meta.db_table} WHERE active = %s AND action IN "
+              f"('boost', 'pin') AND widget IN ('all', %s) AND anchor_key IN ('', {placeholders(anchors)}))")
+    return (f"{columns}{t} r{join} WHERE {mine} AND r.rank <= %s UNION ALL "
+            f"{columns}{lifted} m JOIN {t} r ON r.related_key = m.target_key{join} WHERE {mine} AND r.rank > %s",
+            [*card_params, *anchors, upto, True, widget, *anchors, *card_params, *anchors, upto])
 
 
 def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related: tuple[str, int] | None = None,

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from goodsassoc import selectors
+from goodsassoc import selectors, widget_cache
 from goodsassoc.api.openapi import Schema
 from goodsassoc.api.serializers import ErrorResponseSerializer, RecommendationsSerializer
 from goodsassoc.conf import ga_settings
@@ -62,9 +62,9 @@ _written = LocalCache()
 
 
 def _items_json(result: selectors.Recommendations) -> str:
-    size, seconds = ga_settings.WIDGET_LOCAL_CACHE_SIZE, ga_settings.WIDGET_LOCAL_CACHE_SECONDS
-    if size <= 0 or seconds <= 0 or not result.items:
+    if not result.items or not widget_cache.local_enabled():  # (no copies: each result is new)
         return _json(_items(result))
+    size, seconds = ga_settings.WIDGET_LOCAL_CACHE_SIZE, ga_settings.WIDGET_LOCAL_CACHE_SECONDS
     key = str(id(result.items))
     entry = _written.get(key)
     if entry is not None and entry[0] is result.items:

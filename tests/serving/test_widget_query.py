@@ -50,6 +50,22 @@ def test_the_widget_query_is_prepared_on_postgresql_only(served):
         assert not prepared.preparing()
 
 
+def test_the_prepared_query_keeps_one_cursor_per_database_connection(served):
+    related_products("SKU-1", limit=1)
+    first = getattr(connection, "_goodsassoc_cursor", None)
+    clear_caches()
+    assert keys(cart_recommendations(["SKU-1"], limit=1)) == ["SKU-2"]  # its two queries, on the same cursor
+    if connection.vendor != "postgresql":
+        assert first is None  # nothing is prepared, Django's own cursors run the query
+        return
+    assert first is not None and connection._goodsassoc_cursor is first and not first.closed
+    connection.close()  # a new database connection gets a cursor of its own
+    clear_caches()
+    assert keys(related_products("SKU-1", limit=1)) == ["SKU-2"]
+    kept = connection._goodsassoc_cursor
+    assert kept is not first and kept.connection is connection.connection
+
+
 def test_preparing_can_be_switched_off(served, settings):
     settings.GOODSASSOC = {**settings.GOODSASSOC, "WIDGET_PREPARED_QUERY": False}
     assert not prepared.preparing()
