@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -51,8 +51,13 @@ def _head(result: selectors.Recommendations) -> dict[str, Any]:
             "strategy": result.strategy, "arm": result.arm}
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_default = JSONEncoder().default  # what DRF's JSON renderer makes of other types (lazy text, decimals, ...)
+
+
+def _json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as DRF's renderer writes it, with orjson (a cold widget's JSON took
+    a tenth of its server time with the standard library's encoder)."""
+    return orjson.dumps(value, default=_default)
 
 
 # Results served from a process's memory (goodsassoc.widget_cache) share their items tuple, so
@@ -61,7 +66,7 @@ def _json(value: Any) -> str:
 _written = LocalCache()
 
 
-def _items_json(result: selectors.Recommendations) -> str:
+def _items_json(result: selectors.Recommendations) -> bytes:
     if not result.items or not widget_cache.local_enabled():  # (no copies: each result is new)
         return _json(_items(result))
     size, seconds = ga_settings.WIDGET_LOCAL_CACHE_SIZE, ga_settings.WIDGET_LOCAL_CACHE_SECONDS
@@ -131,8 +136,8 @@ class _WidgetView(APIView):
         """JSON written in one step for JSON clients; the browsable API and other renderers as usual."""
         if type(request.accepted_renderer) is not JSONRenderer:
             return Response({**_head(result), "items": _items(result)})
-        body = f'{_json(_head(result))[:-1]},"items":{_items_json(result)}}}'
-        return HttpResponse(body.encode(), content_type="application/json")
+        body = b"".join((_json(_head(result))[:-1], b',"items":', _items_json(result), b"}"))
+        return HttpResponse(body, content_type="application/json")
 
 
 LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description=f"How many items (1-{MAX_LIMIT}, default 10).")
