@@ -95,16 +95,15 @@ def _backend() -> Any:
         return None
 
 
-def cache_off() -> bool:
-    """Whether Django's cache is switched off (``DummyCache``): nothing to key, read or write."""
-    return isinstance(_backend(), DummyCache)
-
-
 def local_enabled() -> bool:
-    """Whether results are also kept in this process's memory (not where Django's cache is off)."""
+    """Whether results are also kept in this process's memory (not where Django's cache is off,
+    or misconfigured)."""
+    return _local_on(_backend())
+
+
+def _local_on(backend: Any) -> bool:
     if ga_settings.WIDGET_LOCAL_CACHE_SIZE <= 0 or ga_settings.WIDGET_LOCAL_CACHE_SECONDS <= 0:
         return False
-    backend = _backend()
     return backend is not None and not isinstance(backend, DummyCache)
 
 
@@ -116,12 +115,13 @@ def cached(widget: str, parts: Sequence[Any], compute: Callable[[], T], *, pinne
     for another version than the served one (an A/B arm's): it must not teach the cache
     which version is served.
     """
-    if cache_off():
+    backend = _backend()
+    if isinstance(backend, DummyCache):  # Django's cache is off: nothing to key, read or write
         return compute()
     served = cached_served_version()
     generation = _rules.get()
     digest = hashlib.sha256(json.dumps([widget, generation, *parts], default=str).encode()).hexdigest()[:32]
-    use_local = local_enabled()
+    use_local = _local_on(backend)
     if served is not None:
         key = f"goodsassoc:w:{served}:{digest}"
         hit = local.get(key) if use_local else None
