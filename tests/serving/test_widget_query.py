@@ -54,7 +54,7 @@ def test_the_prepared_query_keeps_one_cursor_per_database_connection(served):
     related_products("SKU-1", limit=1)
     first = getattr(connection, "_goodsassoc_cursor", None)
     clear_caches()
-    assert keys(cart_recommendations(["SKU-1"], limit=1)) == ["SKU-2"]  # its two queries, on the same cursor
+    assert keys(cart_recommendations(["SKU-1"], limit=1)) == ["SKU-2"]  # another widget, the same cursor
     if connection.vendor != "postgresql":
         assert first is None  # nothing is prepared, Django's own cursors run the query
         return
