@@ -123,6 +123,12 @@ class _WidgetView(APIView):
     schema = Schema()
     content_negotiation_class = WidgetNegotiation
 
+    def perform_authentication(self, request: Request) -> None:
+        """Authenticate lazily (DRF's documented way): only when the view, a throttle or a
+        permission reads ``request.user``. The shops and cart widgets always do (they are for
+        the current shopper); related products only while an A/B test runs on it, so a product
+        page's widget costs no authentication, which is about a tenth of a cold one's time."""
+
     def query(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         options = _plain_query(request.query_params)
         if options is not None:

@@ -1,5 +1,7 @@
 """Template tags and JSON endpoints over the same selectors."""
 
+import base64
+
 import pytest
 from django.db import connection
 from django.template import Context, Template
@@ -152,6 +154,20 @@ def test_cart_endpoint_uses_the_shopper(served, articles, shopper):
     body = client.get("/goodsassoc/api/cart/?items=SKU-3&limit=3").json()
     assert body["items"][0]["key"] == "SKU-4" and body["items"][0]["reason"] == "bought_before"
     assert "SKU-3" not in [i["key"] for i in body["items"]]
+
+
+def test_only_widgets_for_the_current_shopper_authenticate(served, articles, settings):
+    """Related products need no shopper (authentication is lazy there, as DRF allows); the cart
+    and shops widgets do, so wrong credentials are refused there as anywhere in DRF."""
+    wrong = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"nobody:wrong").decode()}
+    client = Client()
+    assert client.get("/goodsassoc/api/related/SKU-1/?limit=2", **wrong).status_code == 200
+    refused = {401, 403}  # (403 where the first authenticator sends no challenge, as session auth)
+    assert client.get("/goodsassoc/api/cart/?items=SKU-1", **wrong).status_code in refused
+    assert client.get("/goodsassoc/api/shops/", **wrong).status_code in refused
+    settings.GOODSASSOC = {**settings.GOODSASSOC, "AB_TESTS": {"split": {"widgets": ["related"], "arms": {
+        "model": {"share": 50}, "popular": {"share": 50, "strategy": "popular"}}}}}
+    assert client.get("/goodsassoc/api/related/SKU-1/?limit=2", **wrong).status_code in refused
 
 
 def test_shops_endpoint(served, sellers):
