@@ -21,18 +21,36 @@ from goodsassoc.widget_query import (
     weights_branch,
 )
 
+# The last version read whose blend gives recent popularity no weight (``cart_pop`` 0, as tuning
+# chose on Complete Journey): there the popular items only pad a short list, so this process
+# leaves them out of its query while that version is read (see ``branches``).
+_padding_only: int | None = None
+
+ALL = [("all", "")]
+
+
+def popular_left_out() -> int | None:
+    """The version whose popular items the cart's query leaves out (see ``branches``), if any."""
+    return _padding_only
+
 
 def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, recent_days: int = 0,
-             model: bool = True) -> list[tuple[str, list]]:
+             model: bool = True, popular_unless: int | None = None) -> list[tuple[str, list]]:
     """The branches of the cart widget's query: its candidates (each cart item's neighbours, the
     shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
     bought recently. Of each cart item's neighbours only the head is read, as the engine's cart
     completion reads them (``CART_DEPTH``, or the limit where that is more), with any the rules
     boost or pin. Candidates are many: their cards are read afterwards, for the ones shown,
-    instead of joined to every row."""
+    instead of joined to every row.
+
+    ``popular_unless``: a version whose popular items only pad (``popular_left_out``); they are
+    left out if that version is the one read (``popular_read`` tells), and read with the cards
+    where the list is short (``needs_popular``)."""
     shopper = shopper_key(identity)
-    parts = [popular_branch([("all", "")], limit * 3, with_cards=False), rules_branch("cart", keys),
-             weights_branch()]
+    with_candidates = bool(keys or shopper) and model
+    popular = popular_branch(ALL, limit * 3, with_cards=False,
+                             unless_version=popular_unless if with_candidates else None)
+    parts = [popular, rules_branch("cart", keys), weights_branch()]
     if keys and model:
         parts.append(related_branch(keys, with_cards=False, upto=cart_depth(limit), widget="cart"))
     if shopper and model:
@@ -40,6 +58,29 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
     if recent_days and shopper:
         parts.append(bought_branch(identity, recent_days))
     return parts
+
+
+def popular_read(rows: Rows, popular_unless: int | None) -> bool:
+    """Whether the query's popular rows were read (see ``branches``); also notes for the next
+    query whether the version read gives popularity any weight."""
+    global _padding_only
+    if rows.version is not None:
+        if _weights(rows)[3] == 0:
+            _padding_only = rows.version
+        elif _padding_only == rows.version:
+            _padding_only = None
+    return popular_unless is None or rows.version != popular_unless
+
+
+def needs_popular(rows: Rows, ranked: Sequence[rules.Candidate], looked_at: int) -> bool:
+    """Whether a list ranked without the popular items needs them: where the blend weighs
+    popularity (the version's weights are not what this process noted), or where its first
+    ``looked_at`` candidates reach those the popular items stand among (popular items score 0
+    in a blend without popularity, after every scored candidate): too few, or unscored ones."""
+    if _weights(rows)[3] != 0:
+        return True
+    head = ranked[:looked_at]
+    return len(head) < looked_at or head[-1][1] <= 0 and head[-1][2] != "merchant_pick"
 
 
 def rank(rows: Rows, keys: Sequence[str]) -> list[rules.Candidate]:
@@ -56,10 +97,7 @@ def blend(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]
 
     A cart's candidates are each cart item's head of neighbours (dozens of rows per request),
     hence the loop's plain style."""
-    w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
-         **rows.weights}
-    w_repeat, w_recent, w_taste, w_pop, w_kind = (w["cart_repeat"], w["cart_recent"], w["cart_taste"],
-                                                  w["cart_pop"], w["cart_same_kind"])
+    w_repeat, w_recent, w_taste, w_pop, w_kind = _weights(rows)
     known = [rows.related[anchor] for anchor in cart if rows.related.get(anchor)]  # the cart items the model knows
     n = len(known)
     cart_kinds = {neighbours[0][6] for neighbours in known} - {-1}  # [6]: the anchor's own kind
@@ -103,3 +141,10 @@ def blend(rows: Rows, cart: Sequence[str]) -> list[tuple[str, float, str, dict]]
         else:
             out.append((item, score, "popular", {}))
     return out
+
+
+def _weights(rows: Rows) -> tuple[float, float, float, float, float]:
+    """The blend's weights (repeat, recent, taste, pop, same kind) as tuned, or the defaults."""
+    w = {"cart_repeat": 1.0, "cart_recent": 0.0, "cart_taste": 0.01, "cart_pop": 0.01, "cart_same_kind": 0.0,
+         **rows.weights}
+    return w["cart_repeat"], w["cart_recent"], w["cart_taste"], w["cart_pop"], w["cart_same_kind"]

@@ -186,10 +186,25 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        rows = fetch(cart_completion.branches(keys, limit, identity=identity, recent_days=recent, model=model_arm))
+        # Where the served blend gives popularity no weight, the popular items only pad a short
+        # list: they are read with the cards of the first candidates where those run short, or
+        # afterwards where unavailable products thin the list out that far (both rare).
+        unless = cart_completion.popular_left_out()
+        rows = fetch(cart_completion.branches(keys, limit, identity=identity, recent_days=recent, model=model_arm,
+                                              popular_unless=unless))
+        padded = cart_completion.popular_read(rows, unless)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
-        return _finish(Recommendations("cart", (), strategy, rows.version), cart_completion.rank(rows, keys), limit,
-                       rows.cards, read_cards=True)
+        ranked = cart_completion.rank(rows, keys)
+        looked_at = products_loaded(limit)
+        if not padded and cart_completion.needs_popular(rows, ranked, looked_at):
+            _read_popular(rows, cart_completion.ALL, limit * 3, with_cards_of=[c[0] for c in ranked[:looked_at]])
+            ranked, padded = cart_completion.rank(rows, keys), True
+        result = _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards,
+                         read_cards=True)
+        if not padded and not _settled(result, limit, 0.0):  # thinned out down to unscored candidates
+            _read_popular(rows, cart_completion.ALL, limit * 3)
+            result = _finish(result, cart_completion.rank(rows, keys), limit, rows.cards, read_cards=True)
+        return result
 
     parts = [keys, shopper, limit, recent, arm.label]
     return cached("cart", parts, _with_arm(arm, compute), pinned=bool(arm.model_version))
@@ -227,9 +242,13 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
 # --- shared steps -----------------------------------------------------------------------------
 
 
-def _read_popular(rows: Rows, scopes: list[tuple[str, str]], limit: int) -> None:
-    """Replace the popular rows the widget's query brought (if any) by those of ``scopes``, with their cards."""
-    again = fetch([popular_branch(scopes, limit)])
+def _read_popular(rows: Rows, scopes: list[tuple[str, str]], limit: int, with_cards_of: Sequence[str] = ()) -> None:
+    """Replace the popular rows the widget's query brought (if any) by those of ``scopes``, with
+    their cards (and the fresh cards of products ``with_cards_of``, in the same query)."""
+    branches = [popular_branch(scopes, limit)]
+    if with_cards_of and cards.enabled():
+        branches.append(card_branch(with_cards_of))
+    again = fetch(branches)
     rows.popular = again.popular
     rows.cards.update(again.cards)
 

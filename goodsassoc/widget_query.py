@@ -138,9 +138,10 @@ def related_branch(anchors: Sequence[str], with_cards: bool = True, upto: int | 
 
 
 def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related: tuple[str, int] | None = None,
-                   with_cards: bool = True) -> tuple[str, list]:
+                   with_cards: bool = True, unless_version: int | None = None) -> tuple[str, list]:
     """Popular items of several scopes, e.g. [("category_2", "Soup"), ("category_1", "Grocery"), ("all", "")];
-    with ``unless_related=(key, rank)``, none if product ``key`` has a related row of that rank or lower."""
+    with ``unless_related=(key, rank)``, none if product ``key`` has a related row of that rank or lower;
+    with ``unless_version``, none if that is the version read."""
     t = PopularItem._meta.db_table
     card, join, params = card_join("r.product_key", with_cards)
     where = " OR ".join("(r.scope = %s AND r.scope_key = %s)" for _ in scopes)
@@ -150,6 +151,9 @@ def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related
         unless = (f" AND NOT EXISTS (SELECT 1 FROM {RelatedItem._meta.db_table} x WHERE x.version = {served_sql()} "
                   "AND x.product_key = %s AND x.rank >= %s)")
         params += list(unless_related)
+    if unless_version is not None:
+        unless += f" AND {served_sql()} <> %s"
+        params.append(unless_version)
     return (f"SELECT 'popular', r.version, r.scope_key, r.product_key, r.score, r.recent, r.scope, '', r.rank, 0, "
             f"-1, r.kind, {card} FROM {t} r{join} WHERE r.version = {served_sql()} AND r.rank <= %s AND ({where})"
             f"{unless}", params)

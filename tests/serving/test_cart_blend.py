@@ -24,6 +24,8 @@ from tests.serving.factories import publish_version, shelf_of
 from tests.testapp.models import Article
 
 WEIGHTS = {"cart_repeat": 0.7, "cart_recent": 0.2, "cart_taste": 0.05, "cart_pop": 0.3, "cart_same_kind": 0.5}
+# As tuning chose on Complete Journey: popularity has no weight, so popular items only pad a list.
+PADDING_ONLY = {**WEIGHTS, "cart_pop": 0.0}
 SHOPPERS = ("shopper-a", "shopper-b")
 
 
@@ -33,8 +35,13 @@ def shelf(sellers):
     return shelf_of(sellers, lambda i: i % 7 == 3)
 
 
+@pytest.fixture(params=[WEIGHTS, PADDING_ONLY], ids=["popularity-weighed", "popular-pads"])
+def weights(request):
+    return request.param
+
+
 @pytest.fixture
-def version(shelf):
+def version(shelf, weights):
     rng = random.Random(3)
     kind = {key: rng.choice([-1, 0, 1, 2, 3]) for key in shelf}
     recent = {key: round(rng.random(), 3) for key in shelf}  # a product's recent popularity
@@ -55,7 +62,7 @@ def version(shelf):
         shopper_shops=pd.DataFrame([], columns=["shopper_key", "rank", "shop_key", "score", "reason", "evidence"]),
         popular=pd.DataFrame(popular, columns=["scope", "scope_key", "rank", "product_key", "score", "baskets",
                                                "recent", "kind"]),
-    ), weights=WEIGHTS)
+    ), weights=weights)
 
 
 def reference(version, cart, shopper, limit):
@@ -80,7 +87,7 @@ def reference(version, cart, shopper, limit):
         recent.setdefault(r.product_key, r.recent)
         kind.setdefault(r.product_key, r.kind)
     cart_kinds = {r.product_kind for r in related} - {-1}
-    w = WEIGHTS
+    w = version.params["weights"]
     candidates = []
     for key in (together.keys() | own.keys() | recent.keys()) - set(cart):
         mine = own.get(key)
@@ -132,3 +139,28 @@ def test_the_widget_ranks_as_the_blend_of_the_published_rows(shelf, version):
         result = cart_recommendations(cart, identity=Identity(user_pseudonym=shopper) if shopper else None,
                                       limit=limit)
         same(shown(result), reference(version, sorted(set(cart)), shopper, limit))
+
+
+@pytest.mark.parametrize("weights", [PADDING_ONLY], indirect=True)
+def test_where_popularity_has_no_weight_popular_items_are_read_only_to_pad(shelf, version, monkeypatch):
+    """Once a process has read a version whose blend gives popularity no weight, its carts read
+    no popular rows unless their list runs short, and still cost two queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from goodsassoc import cart_completion
+
+    blended = []
+    blend = cart_completion.blend
+    monkeypatch.setattr(cart_completion, "blend", lambda rows, cart: blended.append(len(rows.popular)) or
+                        blend(rows, cart))
+    cart_recommendations(shelf[:3], limit=3)
+    assert cart_completion.popular_left_out() == version.pk
+    for cart, pads in ((shelf[:3], False), (["new-product"], True), ([], True)):
+        clear_caches()
+        blended.clear()
+        with CaptureQueriesContext(connection) as queries:
+            result = cart_recommendations(cart, limit=3)
+        assert len(queries) == 2
+        assert (blended[-1] > 0) is pads
+        same(shown(result), reference(version, cart, "", 3))
