@@ -164,3 +164,19 @@ def test_where_popularity_has_no_weight_popular_items_are_read_only_to_pad(shelf
         assert len(queries) == 2
         assert (blended[-1] > 0) is pads
         same(shown(result), reference(version, cart, "", 3))
+
+
+@pytest.mark.parametrize("weights", [PADDING_ONLY], indirect=True)
+def test_a_cart_list_thinned_out_by_unavailable_products_is_padded_as_the_full_blend_would(shelf, version):
+    """Where unavailable products thin a list out down to the unscored candidates, the popular
+    items left out of the query are read afterwards, and the list is the full blend's."""
+    from goodsassoc import cards
+
+    Article.objects.filter(sku__in=shelf[::2]).update(in_stock=False)
+    cards.sync()
+    cart_recommendations(shelf[:1], limit=3)  # this process learns the version's weights
+    rng = random.Random(5)
+    for _ in range(30):
+        cart = sorted(rng.sample(shelf, rng.randint(1, 3)))
+        clear_caches()
+        same(shown(cart_recommendations(cart, limit=10)), reference(version, cart, "", 10))
