@@ -11,9 +11,11 @@ import random
 
 import pandas as pd
 import pytest
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
-from goodsassoc import rules
+from goodsassoc import cards, cart_completion, rules
 from goodsassoc.engine.limits import cart_depth
 from goodsassoc.models import MerchantRule, PopularItem, RelatedItem, ShopperItem
 from goodsassoc.privacy import Identity
@@ -145,11 +147,6 @@ def test_the_widget_ranks_as_the_blend_of_the_published_rows(shelf, version):
 def test_where_popularity_has_no_weight_popular_items_are_read_only_to_pad(shelf, version, monkeypatch):
     """Once a process has read a version whose blend gives popularity no weight, its carts read
     no popular rows unless their list runs short, and still cost two queries."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from goodsassoc import cart_completion
-
     blended = []
     blend = cart_completion.blend
     monkeypatch.setattr(cart_completion, "blend", lambda rows, cart: blended.append(len(rows.popular)) or
@@ -170,8 +167,6 @@ def test_where_popularity_has_no_weight_popular_items_are_read_only_to_pad(shelf
 def test_a_cart_list_thinned_out_by_unavailable_products_is_padded_as_the_full_blend_would(shelf, version):
     """Where unavailable products thin a list out down to the unscored candidates, the popular
     items left out of the query are read afterwards, and the list is the full blend's."""
-    from goodsassoc import cards
-
     Article.objects.filter(sku__in=shelf[::2]).update(in_stock=False)
     cards.sync()
     cart_recommendations(shelf[:1], limit=3)  # this process learns the version's weights
