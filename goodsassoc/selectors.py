@@ -300,7 +300,9 @@ def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: i
     rendering needs from the products' cards: those the widget's query brought (``known``), the
     others read from the host (one query, with the anchor if only its key is known and it has no
     card). Items are built only for the candidates kept. ``read_cards``: the query brought no
-    cards, so the card table is read first (one query per chunk), the host only for what it lacks.
+    cards, so the card table is read first (one query per chunk; the cards found are added to
+    ``known``, so that a second pass over a re-ranked list reads them no more), the host only for
+    what it lacks.
 
     Half as many again as the limit are looked at, which covers the usual share of unavailable
     products without reading host products that are not shown (building the host's model
@@ -322,7 +324,7 @@ def _finish(result: Recommendations, ranked: Sequence[rules.Candidate], limit: i
         if need_anchor and anchor_key not in known:
             missing.append(anchor_key)
         if missing and read_cards and cards.enabled():
-            known = {**known, **fetch([card_branch(missing)]).cards}
+            known.update(fetch([card_branch(missing)]).cards)
             missing = [key for key in missing if key not in known]
         found = {**known, **cards.load(missing, category=same_category)} if missing else known
         if need_anchor:
