@@ -25,8 +25,13 @@ def _json_columns(frame: pd.DataFrame, json_columns: Sequence[str]) -> pd.DataFr
         return frame
     frame = frame.copy()
     for column in json_columns:
-        frame[column] = frame[column].map(lambda v: json.dumps(v, separators=(",", ":"), default=_plain))
+        frame[column] = frame[column].map(json_text)
     return frame
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as it is written (compact; numpy scalars as plain numbers)."""
+    return json.dumps(value, separators=(",", ":"), default=_plain)
 
 
 def _plain(value: Any) -> Any:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from goodsassoc import rules
+from goodsassoc import related_heads, rules
 from goodsassoc.engine.limits import cart_depth
 from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_query import (
     Rows,
     bought_branch,
+    head_branch,
     popular_branch,
     related_branch,
     rules_branch,
@@ -39,9 +40,11 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
     """The branches of the cart widget's query: its candidates (each cart item's neighbours, the
     shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
     bought recently. Of each cart item's neighbours only the head is read, as the engine's cart
-    completion reads them (``CART_DEPTH``, or the limit where that is more), with any the rules
-    boost or pin. Candidates are many: their cards are read afterwards, for the ones shown,
-    instead of joined to every row.
+    completion reads them (``CART_DEPTH``, or the limit where that is more): one row per item
+    where the published heads hold that many (``goodsassoc.related_heads``), the related rows
+    otherwise, with any further down that the rules boost or pin (with heads, those are read
+    afterwards, only where the rules read name any: ``lifted_targets``). Candidates are many:
+    their cards are read afterwards, for the ones shown, instead of joined to every row.
 
     ``popular_unless``: a version whose popular items only pad (``popular_left_out``); they are
     left out if that version is the one read (``popular_read`` tells), and read with the cards
@@ -52,12 +55,25 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
                              unless_version=popular_unless if with_candidates else None)
     parts = [popular, rules_branch("cart", keys), weights_branch()]
     if keys and model:
-        parts.append(related_branch(keys, with_cards=False, upto=cart_depth(limit), widget="cart"))
+        depth = cart_depth(limit)
+        if related_heads.covers(depth):  # one row per cart item (what the rules lift: ``lifted_targets``)
+            parts.append(head_branch(keys))
+        else:
+            parts.append(related_branch(keys, with_cards=False, upto=depth, widget="cart"))
     if shopper and model:
         parts.append(shopper_branch(shopper, with_cards=False))
     if recent_days and shopper:
         parts.append(bought_branch(identity, recent_days))
     return parts
+
+
+def lifted_targets(rows: Rows, limit: int) -> list[str]:
+    """The products that the rules read with the heads boost or pin: their rows below the heads
+    (``lifted_branch``) can lift them into the list, so they are read before the list is final.
+    None where the query read the related rows themselves (with those lifted) or no heads."""
+    if not rows.related or not related_heads.covers(cart_depth(limit)):
+        return []
+    return sorted({target for _, target, _, action in rows.rules if action in ("boost", "pin")})
 
 
 def popular_read(rows: Rows, popular_unless: int | None) -> bool:

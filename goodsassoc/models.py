@@ -12,6 +12,7 @@ from goodsassoc.abstract_models import (
     AbstractPopularItem,
     AbstractProductCard,
     AbstractRecommendationClick,
+    AbstractRelatedHead,
     AbstractRelatedItem,
     AbstractServingState,
     AbstractShopperItem,
@@ -26,8 +27,8 @@ from goodsassoc.abstract_models import (
 __all__ = [
     "AttributedConversion", "FeedbackDaily", "FeedbackItemDaily", "ImpressionSet", "RecommendationClick",
     "IdentityLink", "Interaction", "InteractionKind", "InteractionSource", "MerchantRule", "ModelVersion",
-    "PopularItem", "ProductCard", "RelatedItem", "RunStatus", "ServingState", "ShopperItem", "ShopperShop",
-    "TrainingRun", "VersionStatus",
+    "PopularItem", "ProductCard", "RelatedHead", "RelatedItem", "RunStatus", "ServingState", "ShopperItem",
+    "ShopperShop", "TrainingRun", "VersionStatus",
 ]
 
 
@@ -65,6 +66,12 @@ class RelatedItem(AbstractRelatedItem):
     class Meta(AbstractRelatedItem.Meta):
         abstract = False
         db_table = "goodsassoc_related_item"
+
+
+class RelatedHead(AbstractRelatedHead):
+    class Meta(AbstractRelatedHead.Meta):
+        abstract = False
+        db_table = "goodsassoc_related_head"
 
 
 class ShopperItem(AbstractShopperItem):

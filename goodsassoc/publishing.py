@@ -20,11 +20,13 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from goodsassoc import related_heads
 from goodsassoc.bulk import insert_frame
 from goodsassoc.conf import ga_settings
 from goodsassoc.models import (
     ModelVersion,
     PopularItem,
+    RelatedHead,
     RelatedItem,
     ServingState,
     ShopperItem,
@@ -39,6 +41,7 @@ STATE_CACHE_KEY = "goodsassoc:served-version"
 TABLES = {
     "related": (RelatedItem, ("product_key", "rank", "related_key", "score", "popularity", "reason", "evidence",
                               "product_kind", "related_kind"), ("evidence",)),
+    "related_heads": (RelatedHead, ("product_key", "neighbours"), ()),
     "shopper_items": (ShopperItem, ("shopper_key", "product_key", "repeat", "taste", "recency", "kind"), ()),
     "shopper_shops": (ShopperShop, ("shopper_key", "rank", "shop_key", "score", "reason", "evidence"),
                       ("evidence",)),
@@ -57,7 +60,9 @@ class PublishTables:
     extra: dict = field(default_factory=dict)
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLES}
+        """Each table's rows; the heads are those of the related rows (``goodsassoc.related_heads``)."""
+        derived = {"related_heads": related_heads.frame(self.related)}
+        return {name: derived[name] if name in derived else getattr(self, name) for name in TABLES}
 
 
 def _defaults(model: Any, columns: tuple[str, ...], frame: pd.DataFrame) -> dict[str, Any]:

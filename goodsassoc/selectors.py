@@ -24,6 +24,7 @@ from django.utils.translation import get_language
 
 from goodsassoc import cards, cart_completion, experiments, hosts, reasons, rules
 from goodsassoc.conf import ga_settings
+from goodsassoc.engine.limits import cart_depth
 from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_cache import cached
 from goodsassoc.widget_query import (
@@ -31,6 +32,7 @@ from goodsassoc.widget_query import (
     Rows,
     card_branch,
     fetch,
+    lifted_branch,
     popular_branch,
     related_branch,
     rules_branch,
@@ -186,9 +188,12 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        # Where the served blend gives popularity no weight, the popular items only pad a short
-        # list: they are read with the cards of the first candidates where those run short, or
-        # afterwards where unavailable products thin the list out that far (both rare).
+        # The first query reads the candidates (with heads, one row per cart item), the rules and
+        # the weights. A second one reads the cards of what can be shown, and with them, where
+        # needed, the rows below the heads that the rules can lift, and the popular items where
+        # the first candidates run short (where the served blend gives popularity no weight, they
+        # only pad a short list: the first query leaves them out). Where unavailable products thin
+        # the list out that far, the popular items are read afterwards (rare).
         unless = cart_completion.popular_left_out()
         rows = fetch(cart_completion.branches(keys, limit, identity=identity, recent_days=recent, model=model_arm,
                                               popular_unless=unless))
@@ -196,9 +201,12 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = cart_completion.rank(rows, keys)
         looked_at = products_loaded(limit)
-        if not padded and cart_completion.needs_popular(rows, ranked, looked_at):
-            _read_popular(rows, cart_completion.ALL, limit * 3, with_cards_of=[c[0] for c in ranked[:looked_at]])
-            ranked, padded = cart_completion.rank(rows, keys), True
+        lifted = cart_completion.lifted_targets(rows, limit)
+        short = not padded and cart_completion.needs_popular(rows, ranked, looked_at)
+        if lifted or short:  # one query more, which also reads the cards of what can be shown
+            shown = [c[0] for c in ranked[:looked_at]] + lifted  # the rows read can move up only these
+            _read_more(rows, cart_depth(limit), lifted=lifted, popular=short, limit=limit * 3, with_cards_of=shown)
+            ranked, padded = cart_completion.rank(rows, keys), padded or short
         result = _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards,
                          read_cards=True)
         if not padded and not _settled(result, limit, 0.0):  # thinned out down to unscored candidates
@@ -242,14 +250,34 @@ def shops_for_shopper(identity: Identity | None, *, limit: int = 5) -> Recommend
 # --- shared steps -----------------------------------------------------------------------------
 
 
-def _read_popular(rows: Rows, scopes: list[tuple[str, str]], limit: int, with_cards_of: Sequence[str] = ()) -> None:
+def _read_popular(rows: Rows, scopes: list[tuple[str, str]], limit: int) -> None:
     """Replace the popular rows the widget's query brought (if any) by those of ``scopes``, with
-    their cards (and the fresh cards of products ``with_cards_of``, in the same query)."""
-    branches = [popular_branch(scopes, limit)]
+    their cards."""
+    again = fetch([popular_branch(scopes, limit)])
+    rows.popular = again.popular
+    rows.cards.update(again.cards)
+
+
+def _read_more(rows: Rows, depth: int, *, lifted: Sequence[str], popular: bool, limit: int,
+               with_cards_of: Sequence[str]) -> None:
+    """The cart's second query, of the version its first one read: the rows below the heads of
+    the products the rules lift (``lifted``), the popular items (``popular``: ``limit`` of them,
+    replacing any read) and the fresh cards of products ``with_cards_of``."""
+    branches = [lifted_branch(list(rows.related), depth, "cart")] if lifted else []
+    if popular:
+        branches.append(popular_branch(cart_completion.ALL, limit))
     if with_cards_of and cards.enabled():
         branches.append(card_branch(with_cards_of))
-    again = fetch(branches)
-    rows.popular = again.popular
+    token = version_sql.set(str(int(rows.version))) if rows.version else None
+    try:
+        again = fetch(branches)
+    finally:
+        if token is not None:
+            version_sql.reset(token)
+    for anchor, neighbours in again.related.items():
+        rows.related[anchor].extend(neighbours)
+    if popular:
+        rows.popular = again.popular
     rows.cards.update(again.cards)
 
 

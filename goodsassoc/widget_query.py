@@ -16,6 +16,7 @@ from datetime import timedelta
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from django.utils import timezone
 
 from goodsassoc import cards, prepared
@@ -25,6 +26,7 @@ from goodsassoc.models import (
     ModelVersion,
     PopularItem,
     ProductCard,
+    RelatedHead,
     RelatedItem,
     ServingState,
     ShopperItem,
@@ -89,6 +91,8 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
             card_of[row[3]] = cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
         if src == "related":  # most rows: a cart's candidates are dozens
             related[row[2]].append(_related(row))
+        elif src == "head":  # a cart item's first neighbours, as related rows
+            related[row[2]].extend(orjson.loads(row[7]))
         elif src == "popular":
             rows.popular.append(_popular(row))
         elif src == "shopper":
@@ -130,11 +134,31 @@ def related_branch(anchors: Sequence[str], with_cards: bool = True, upto: int | 
     mine = f"r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)})"
     if upto is None:
         return f"{columns}{t} r{join} WHERE {mine}", [*card_params, *anchors]
+    lifted, lifted_params = lifted_branch(anchors, upto, widget, with_cards)
+    return f"{columns}{t} r{join} WHERE {mine} AND r.rank <= %s UNION ALL {lifted}", \
+        [*card_params, *anchors, upto, *lifted_params]
+
+
+def lifted_branch(anchors: Sequence[str], below: int, widget: str, with_cards: bool = False) -> tuple[str, list]:
+    """The anchors' neighbours ranked below ``below`` that the merchant's rules for ``widget``
+    boost or pin (they can lift those into a list read from the head): none without such rules."""
+    t = RelatedItem._meta.db_table
+    card, join, card_params = card_join("r.related_key", with_cards)
     lifted = (f"(SELECT DISTINCT target_key FROM {MerchantRule._meta.db_table} WHERE active = %s AND action IN "
               f"('boost', 'pin') AND widget IN ('all', %s) AND anchor_key IN ('', {placeholders(anchors)}))")
-    return (f"{columns}{t} r{join} WHERE {mine} AND r.rank <= %s UNION ALL "
-            f"{columns}{lifted} m JOIN {t} r ON r.related_key = m.target_key{join} WHERE {mine} AND r.rank > %s",
-            [*card_params, *anchors, upto, True, widget, *anchors, *card_params, *anchors, upto])
+    return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
+            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {lifted} m "
+            f"JOIN {t} r ON r.related_key = m.target_key{join} WHERE r.version = {served_sql()} AND r.product_key "
+            f"IN ({placeholders(anchors)}) AND r.rank > %s", [True, widget, *anchors, *card_params, *anchors, below])
+
+
+def head_branch(anchors: Sequence[str]) -> tuple[str, list]:
+    """The anchors' heads of neighbours (``goodsassoc.related_heads``), one row each: the
+    neighbours as JSON text in the evidence column, read as related rows by ``fetch``."""
+    t = RelatedHead._meta.db_table
+    return (f"SELECT 'head', h.version, h.product_key, '', 0, 0, '', h.neighbours, 0, 0, -1, -1, {NO_CARD} "
+            f"FROM {t} h WHERE h.version = {served_sql()} AND h.product_key IN ({placeholders(anchors)})",
+            list(anchors))
 
 
 def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related: tuple[str, int] | None = None,

@@ -1,4 +1,5 @@
-"""Atomic publishing: readers see the old version or the new one, never a mix or nothing;
+"""Atomic publishing: readers (related products, and the cart, which reads the heads of the
+neighbours) see the old version or the new one, never a mix or nothing;
 a publish killed midway leaves the old version served; old versions are pruned."""
 
 import os
@@ -12,9 +13,9 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections
 
-from goodsassoc.models import ModelVersion, RelatedItem, ServingState
+from goodsassoc.models import ModelVersion, RelatedHead, RelatedItem, ServingState
 from goodsassoc.publishing import served_version_id
-from goodsassoc.selectors import related_products
+from goodsassoc.selectors import cart_recommendations, related_products
 from tests.serving.factories import publish_version, tables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +42,10 @@ def test_readers_never_see_a_mix_or_nothing_while_versions_publish(articles, no_
     def reader():
         try:
             while not stop.is_set():
-                result = related_products("SKU-1", limit=3)
-                markers = {int(item.score // 1000) for item in result}
-                if len(result) != 3 or len(markers) != 1:
-                    errors.append([(i.key, i.score) for i in result])
+                for result in (related_products("SKU-1", limit=3), cart_recommendations(["SKU-1"], limit=3)):
+                    markers = {int(item.score // 1000) for item in result}
+                    if len(result) != 3 or len(markers) != 1:
+                        errors.append([result.widget, *((i.key, i.score) for i in result)])
                 reads[0] += 1
         finally:
             connections.close_all()
@@ -65,8 +66,9 @@ def test_readers_never_see_a_mix_or_nothing_while_versions_publish(articles, no_
     assert not errors, errors[:3]
     assert reads[0] >= 30
     # Only the served and the previous version are kept.
-    assert set(RelatedItem.objects.values_list("version", flat=True)) == set(
-        ModelVersion.objects.order_by("-pk").values_list("pk", flat=True)[:2])
+    kept = set(ModelVersion.objects.order_by("-pk").values_list("pk", flat=True)[:2])
+    assert set(RelatedItem.objects.values_list("version", flat=True)) == kept
+    assert set(RelatedHead.objects.values_list("version", flat=True)) == kept
 
 
 KILLED_PUBLISH = """
@@ -97,11 +99,12 @@ def test_a_publish_killed_midway_leaves_the_old_version_served(articles, no_cach
            "GOODSASSOC_SQLITE_PATH": str(connection.settings_dict["NAME"])}
     child = subprocess.Popen([sys.executable, "-c", KILLED_PUBLISH], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "table 1 of 4"
+    assert child.stdout.readline().strip() == "table 1 of 5"
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     assert ServingState.objects.get().version_id == old.pk
     assert [i.key for i in related_products("SKU-1", limit=3)] == ["SKU-2", "SKU-3", "SKU-4"]
     # The dead run's half-written rows were never committed.
     assert set(RelatedItem.objects.values_list("version", flat=True)) == {old.pk}
+    assert set(RelatedHead.objects.values_list("version", flat=True)) == {old.pk}
     assert served_version_id() == old.pk

@@ -241,7 +241,14 @@ def test_a_cart_reads_the_head_of_each_items_neighbours_as_the_engine_does(selle
 
     assert sorted(read(5), key=shelf.index) == shelf[1:CART_DEPTH + 1]
     assert len(read(CART_DEPTH + 5)) == CART_DEPTH + 5
+    assert keys(cart_recommendations([shelf[0]], identity=None, limit=10)) == shelf[1:11]
     MerchantRule.objects.create(action="boost", widget="cart", target_key=shelf[25], factor=3.0)
     MerchantRule.objects.create(action="boost", widget="related", target_key=shelf[26], factor=3.0)
-    assert set(read(5)) == set(shelf[1:CART_DEPTH + 1]) | {shelf[25]}
-    assert keys(cart_recommendations([shelf[0]], identity=None, limit=3)) == shelf[1:4]
+    assert set(read(CART_DEPTH + 5)) == set(shelf[1:CART_DEPTH + 6]) | {shelf[25]}  # lifted with the rows
+    # With the heads, the rows below them that the cart's rules boost are read with the cards,
+    # in the second of two queries: shelf[25] (1/25, times 3) comes between the 8th and the 9th.
+    clear_caches()
+    with CaptureQueriesContext(connection) as queries:
+        boosted = keys(cart_recommendations([shelf[0]], identity=None, limit=10))
+    assert boosted == [*shelf[1:9], shelf[25], shelf[9]]
+    assert len(queries) == 2

@@ -1,0 +1,92 @@
+"""Each product's head of neighbours as one published row (``RelatedHead``), for "complete your
+cart": a cart of five items then reads five small rows, not fifty rows of the related table,
+whose served version is several times larger than what PostgreSQL keeps in memory by default.
+
+A head holds the related rows ranked 1 to ``CART_DEPTH``, as the cart reads them (its limit
+decides how deep: ``cart_depth``); a cart that needs more reads the related rows themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import orjson
+
+from goodsassoc.engine.limits import CART_DEPTH
+
+if TYPE_CHECKING:  # (the request path imports this module: no pandas there)
+    import pandas as pd
+
+# The order of a head entry's fields, that of a related row as the widget's query reads it
+# (goodsassoc.widget_query): related key, score, popularity, reason, evidence, rank, kinds.
+RELATED_COLUMNS = ("product_key", "related_key", "score", "popularity", "reason", "evidence", "rank",
+                   "product_kind", "related_kind")
+
+
+def covers(depth: int) -> bool:
+    """Whether the heads hold a cart's ``depth`` neighbours per item."""
+    return depth <= CART_DEPTH
+
+
+def heads(rows: Iterable[Iterable]) -> Iterator[tuple[str, str]]:
+    """(product key, its head as JSON text) from related rows with ``RELATED_COLUMNS`` (evidence
+    as JSON text), sorted by product key and rank; rows ranked below ``CART_DEPTH`` are left out."""
+    key, entries = None, []
+    for anchor, *entry in rows:
+        if entry[5] > CART_DEPTH:  # [5]: rank
+            continue
+        if anchor != key:
+            if entries:
+                yield key, orjson.dumps(entries).decode()
+            key, entries = anchor, []
+        entries.append(entry)
+    if entries:
+        yield key, orjson.dumps(entries).decode()
+
+
+def frame(related: pd.DataFrame) -> pd.DataFrame:
+    """The heads of a version's related rows (a frame with ``RELATED_COLUMNS``; kinds optional),
+    with the values the related table stores: numbers as written, evidence as its JSON text."""
+    import pandas as pd
+
+    from goodsassoc.bulk import json_text
+
+    if related.empty:
+        return pd.DataFrame(columns=["product_key", "neighbours"])
+    top = related[related["rank"] <= CART_DEPTH].sort_values(["product_key", "rank"], kind="stable")
+    columns = [
+        top["product_key"].astype(str).tolist(), top["related_key"].astype(str).tolist(),
+        top["score"].astype(float).tolist(), _optional(top, "popularity", 0.0, float),
+        top["reason"].astype(str).tolist(), top["evidence"].map(json_text).tolist(), top["rank"].astype(int).tolist(),
+        _optional(top, "product_kind", -1, int), _optional(top, "related_kind", -1, int),
+    ]
+    found = list(heads(zip(*columns, strict=True)))
+    return pd.DataFrame(found, columns=["product_key", "neighbours"])
+
+
+def _optional(frame: pd.DataFrame, column: str, default: float, kind: type) -> list:
+    """A column the related frame may leave out (the table's default then)."""
+    return frame[column].astype(kind).tolist() if column in frame else [default] * len(frame)
+
+
+def backfill(related_model: type, head_model: type, batch: int = 5_000) -> int:
+    """Write the heads of every version the related table holds that has none (a version
+    published before heads existed); returns how many were written."""
+    from goodsassoc.bulk import json_text
+
+    written = 0
+    done = set(head_model.objects.values_list("version", flat=True).distinct())
+    for version in related_model.objects.values_list("version", flat=True).distinct().order_by():
+        if version in done:
+            continue
+        rows = (related_model.objects.filter(version=version, rank__lte=CART_DEPTH)
+                .order_by("product_key", "rank").values_list(*RELATED_COLUMNS).iterator(chunk_size=batch))
+        chunk = []
+        for key, text in heads((*row[:5], json_text(row[5]), *row[6:]) for row in rows):
+            chunk.append(head_model(version=version, product_key=key, neighbours=text))
+            if len(chunk) == batch:
+                written += len(head_model.objects.bulk_create(chunk))
+                chunk = []
+        written += len(head_model.objects.bulk_create(chunk))
+    return written
