@@ -11,10 +11,12 @@ from goodsassoc.recording import record_events
 
 
 def test_interactions_frame(articles, shopper):
-    now = timezone.now()
+    # Browsing sessions are per shopper and calendar day: the two browsing events lie yesterday
+    # at noon, so that a run near midnight does not split them.
+    noon = (timezone.now() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     anon = Identity(anonymous_id="0c4f2b8e-92f6-4d3b-8f47-8f6a4a1d5e01")
-    record_events([{"kind": "view", "product": "SKU-1", "timestamp": now - timedelta(minutes=5)},
-                   {"kind": "add_to_cart", "product": "SKU-2", "timestamp": now - timedelta(minutes=4)},
+    record_events([{"kind": "view", "product": "SKU-1", "timestamp": noon - timedelta(minutes=5)},
+                   {"kind": "add_to_cart", "product": "SKU-2", "timestamp": noon - timedelta(minutes=4)},
                    {"kind": "remove_from_cart", "product": "SKU-2"}], identity=anon)
     record_events([{"kind": "purchase", "product": "SKU-3", "basket": "o-1", "quantity": 2, "value": "51.00"}],
                   identity=Identity(user_pseudonym="p" * 32))
@@ -30,7 +32,7 @@ def test_interactions_frame(articles, shopper):
     assert by_item.loc["SKU-3", "weight"] == 1.0 and by_item.loc["SKU-1", "weight"] == 0.2
     assert pd.isna(by_item.loc["SKU-4", "user_id"]) and by_item.loc["SKU-4", "basket_id"].startswith("e:")
     assert by_item.loc["SKU-1", "shop_id"] == str(articles[0].seller_id)
-    assert len(interactions_frame(since=now - timedelta(minutes=4, seconds=30))) == 3
+    assert len(interactions_frame(since=noon - timedelta(minutes=4, seconds=30))) == 3
 
 
 def test_items_frame(articles):
