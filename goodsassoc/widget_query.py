@@ -129,8 +129,7 @@ def related_branch(anchors: Sequence[str], with_cards: bool = True, upto: int | 
     without such rules), so that the rows below the head are never read."""
     t = RelatedItem._meta.db_table
     card, join, card_params = card_join("r.related_key", with_cards)
-    columns = (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
-               f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM ")
+    columns = _related_columns(card)
     mine = f"r.version = {served_sql()} AND r.product_key IN ({placeholders(anchors)})"
     if upto is None:
         return f"{columns}{t} r{join} WHERE {mine}", [*card_params, *anchors]
@@ -146,10 +145,15 @@ def lifted_branch(anchors: Sequence[str], below: int, widget: str, with_cards: b
     card, join, card_params = card_join("r.related_key", with_cards)
     lifted = (f"(SELECT DISTINCT target_key FROM {MerchantRule._meta.db_table} WHERE active = %s AND action IN "
               f"('boost', 'pin') AND widget IN ('all', %s) AND anchor_key IN ('', {placeholders(anchors)}))")
+    return (f"{_related_columns(card)}{lifted} m JOIN {t} r ON r.related_key = m.target_key{join} WHERE r.version = "
+            f"{served_sql()} AND r.product_key IN ({placeholders(anchors)}) AND r.rank > %s",
+            [True, widget, *anchors, *card_params, *anchors, below])
+
+
+def _related_columns(card: str) -> str:
+    """A related row's columns (``r``: the related table), up to its ``FROM``."""
     return (f"SELECT 'related', r.version, r.product_key, r.related_key, r.score, r.popularity, r.reason, "
-            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM {lifted} m "
-            f"JOIN {t} r ON r.related_key = m.target_key{join} WHERE r.version = {served_sql()} AND r.product_key "
-            f"IN ({placeholders(anchors)}) AND r.rank > %s", [True, widget, *anchors, *card_params, *anchors, below])
+            f"CAST(r.evidence AS TEXT), r.rank, 0, r.product_kind, r.related_kind, {card} FROM ")
 
 
 def head_branch(anchors: Sequence[str]) -> tuple[str, list]:
