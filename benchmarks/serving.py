@@ -282,15 +282,15 @@ def cold_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
 
 def cold_cart_breakdown(samples: int = 300, seed: int = 1) -> dict[str, float]:
     """Where a cold "complete your cart" widget spends its time, in this process (median ms over
-    ``samples`` carts of real orders): its first query, the blend and rules in Python, and the
-    shown items (the second query, for their cards, and their reasons)."""
+    ``samples`` carts of real orders): its query, the blend and rules in Python, and the shown
+    items (their reasons, and a second query for any cards the first did not bring)."""
     from goodsassoc import cart_completion, selectors, widget_query
 
     limit = 10
     whole = "whole widget"
-    candidates = "its first query: candidates, rules, weights (UNION, prepared)"
+    candidates = "its query: candidates with their cards, rules, weights (UNION, prepared)"
     blend = "blend and rules over the candidates (Python)"
-    shown = f"the {limit} shown: their cards (second query) and items"
+    shown = f"the {limit} shown: their items (and the cards the first query lacked)"
     parts: dict[str, list[float]] = {whole: [], candidates: [], blend: [], shown: []}
     timed = functools.partial(_timed, parts)
     for keys in sample_carts(samples, random.Random(seed)):

@@ -216,6 +216,8 @@ class AbstractRelatedHead(models.Model):
     neighbours = models.TextField(help_text=_(
         "JSON: the related rows ranked 1 to CART_DEPTH, each as [related key, score, popularity, reason, "
         "evidence (JSON text), rank, product kind, related kind]."))
+    keys = models.TextField(default="[]", help_text=_(
+        "JSON: the neighbours' product keys in rank order, by which the cart's query reads their cards."))
 
     class Meta:
         abstract = True

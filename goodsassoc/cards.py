@@ -1,7 +1,7 @@
 """Product cards: what a widget shows of a host product, copied into goodsassoc's own table.
 
 A widget then reads its recommendations and their cards from goodsassoc's tables (related
-products in one query; a cart its many candidates, then the cards of the ones it shows),
+products in one query; a cart its candidates with the cards of its items' first neighbours),
 instead of a query that builds the host's model instances (most of a cold widget's time). Cards are written
 when a version is published (every product), when a product is saved or deleted (signals), and
 by the scheduled full sync (task ``goodsassoc.sync_product_cards``), which catches changes made

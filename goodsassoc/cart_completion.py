@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from goodsassoc import related_heads, rules
+from goodsassoc import cards, related_heads, rules
 from goodsassoc.engine.limits import cart_depth
 from goodsassoc.privacy import Identity, shopper_key
 from goodsassoc.widget_query import (
     Rows,
     bought_branch,
     head_branch,
+    head_cards_branch,
     popular_branch,
     related_branch,
     rules_branch,
@@ -43,8 +44,9 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
     completion reads them (``CART_DEPTH``, or the limit where that is more): one row per item
     where the published heads hold that many (``goodsassoc.related_heads``), the related rows
     otherwise, with any further down that the rules boost or pin (with heads, those are read
-    afterwards, only where the rules read name any: ``lifted_targets``). Candidates are many:
-    their cards are read afterwards, for the ones shown, instead of joined to every row.
+    afterwards, only where the rules read name any: ``lifted_targets``). The cards of the
+    heads' neighbours come with them (a few more than are shown, in the same query); other
+    candidates' cards are read afterwards, for the ones shown, instead of joined to every row.
 
     ``popular_unless``: a version whose popular items only pad (``popular_left_out``); they are
     left out if that version is the one read (``popular_read`` tells), and read with the cards
@@ -58,6 +60,8 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
         depth = cart_depth(limit)
         if related_heads.covers(depth):  # one row per cart item (what the rules lift: ``lifted_targets``)
             parts.append(head_branch(keys))
+            if cards.enabled():
+                parts.append(head_cards_branch(keys))
         else:
             parts.append(related_branch(keys, with_cards=False, upto=depth, widget="cart"))
     if shopper and model:

@@ -41,7 +41,7 @@ STATE_CACHE_KEY = "goodsassoc:served-version"
 TABLES = {
     "related": (RelatedItem, ("product_key", "rank", "related_key", "score", "popularity", "reason", "evidence",
                               "product_kind", "related_kind"), ("evidence",)),
-    "related_heads": (RelatedHead, ("product_key", "neighbours"), ()),
+    "related_heads": (RelatedHead, ("product_key", "neighbours", "keys"), ()),
     "shopper_items": (ShopperItem, ("shopper_key", "product_key", "repeat", "taste", "recency", "kind"), ()),
     "shopper_shops": (ShopperShop, ("shopper_key", "rank", "shop_key", "score", "reason", "evidence"),
                       ("evidence",)),
@@ -83,7 +83,20 @@ def write_version(version_id: int, tables: PublishTables,
                                          json_columns=json_columns)
             if on_progress:
                 on_progress("publish", number + 1, len(frames))
+    analyze()
     return written
+
+
+def analyze() -> None:
+    """Refresh PostgreSQL's statistics of the score tables, once a version is written in bulk:
+    it plans the widgets' queries by them, and autovacuum may notice a bulk write late (or be
+    off). Without them its estimates can be off many times over, enough to have it compile a
+    widget's query (JIT), which costs far more than running it."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model, _, _ in TABLES.values():
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
 def publish(version: ModelVersion) -> int | None:

@@ -3,7 +3,8 @@ cart": a cart of five items then reads five small rows, not fifty rows of the re
 whose served version is several times larger than what PostgreSQL keeps in memory by default.
 
 A head holds the related rows ranked 1 to ``CART_DEPTH``, as the cart reads them (its limit
-decides how deep: ``cart_depth``); a cart that needs more reads the related rows themselves.
+decides how deep: ``cart_depth``), and their keys apart, by which the same query reads their
+cards; a cart that needs more reads the related rows themselves.
 """
 
 from __future__ import annotations
@@ -29,20 +30,26 @@ def covers(depth: int) -> bool:
     return depth <= CART_DEPTH
 
 
-def heads(rows: Iterable[Iterable]) -> Iterator[tuple[str, str]]:
-    """(product key, its head as JSON text) from related rows with ``RELATED_COLUMNS`` (evidence
-    as JSON text), sorted by product key and rank; rows ranked below ``CART_DEPTH`` are left out."""
+def heads(rows: Iterable[Iterable]) -> Iterator[tuple[str, str, str]]:
+    """(product key, its head as JSON text, its neighbours' keys as JSON text) from related rows
+    with ``RELATED_COLUMNS`` (evidence as JSON text), sorted by product key and rank; rows ranked
+    below ``CART_DEPTH`` are left out."""
     key, entries = None, []
     for anchor, *entry in rows:
         if entry[5] > CART_DEPTH:  # [5]: rank
             continue
         if anchor != key:
             if entries:
-                yield key, orjson.dumps(entries).decode()
+                yield key, orjson.dumps(entries).decode(), keys_of(entries)
             key, entries = anchor, []
         entries.append(entry)
     if entries:
-        yield key, orjson.dumps(entries).decode()
+        yield key, orjson.dumps(entries).decode(), keys_of(entries)
+
+
+def keys_of(entries: list) -> str:
+    """A head's neighbour keys, in rank order, as JSON text (the ``keys`` column)."""
+    return orjson.dumps([entry[0] for entry in entries]).decode()
 
 
 def frame(related: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +60,7 @@ def frame(related: pd.DataFrame) -> pd.DataFrame:
     from goodsassoc.bulk import json_text
 
     if related.empty:
-        return pd.DataFrame(columns=["product_key", "neighbours"])
+        return pd.DataFrame(columns=["product_key", "neighbours", "keys"])
     top = related[related["rank"] <= CART_DEPTH].sort_values(["product_key", "rank"], kind="stable")
     columns = [
         top["product_key"].astype(str).tolist(), top["related_key"].astype(str).tolist(),
@@ -62,31 +69,9 @@ def frame(related: pd.DataFrame) -> pd.DataFrame:
         _optional(top, "product_kind", -1, int), _optional(top, "related_kind", -1, int),
     ]
     found = list(heads(zip(*columns, strict=True)))
-    return pd.DataFrame(found, columns=["product_key", "neighbours"])
+    return pd.DataFrame(found, columns=["product_key", "neighbours", "keys"])
 
 
 def _optional(frame: pd.DataFrame, column: str, default: float, kind: type) -> list:
     """A column the related frame may leave out (the table's default then)."""
     return frame[column].astype(kind).tolist() if column in frame else [default] * len(frame)
-
-
-def backfill(related_model: type, head_model: type, batch: int = 5_000) -> int:
-    """Write the heads of every version the related table holds that has none (a version
-    published before heads existed); returns how many were written."""
-    from goodsassoc.bulk import json_text
-
-    written = 0
-    done = set(head_model.objects.values_list("version", flat=True).distinct())
-    for version in related_model.objects.values_list("version", flat=True).distinct().order_by():
-        if version in done:
-            continue
-        rows = (related_model.objects.filter(version=version, rank__lte=CART_DEPTH)
-                .order_by("product_key", "rank").values_list(*RELATED_COLUMNS).iterator(chunk_size=batch))
-        chunk = []
-        for key, text in heads((*row[:5], json_text(row[5]), *row[6:]) for row in rows):
-            chunk.append(head_model(version=version, product_key=key, neighbours=text))
-            if len(chunk) == batch:
-                written += len(head_model.objects.bulk_create(chunk))
-                chunk = []
-        written += len(head_model.objects.bulk_create(chunk))
-    return written

@@ -2,9 +2,10 @@
 
 Each widget costs one query on goodsassoc's published tables (the served version, its rows,
 the merchant's rules, the fallbacks and the product cards, in a single UNION built by
-goodsassoc.widget_query); "complete your cart", whose candidates are the head of every cart
-item's neighbours (its query's branches and their blend: goodsassoc.cart_completion), reads the
-cards of the products it shows in a second one. The host's products are read only where a card
+goodsassoc.widget_query). "Complete your cart" reads the head of every cart item's neighbours
+with their cards (its query's branches and their blend: goodsassoc.cart_completion), and a
+second query only for what those cannot hold (rows the rules lift, cards of the shopper's own
+items, popular items to pad a short list). The host's products are read only where a card
 is missing or too old (goodsassoc.cards), and the shops widget reads the host's shops. A warm
 cache costs no query. A recommendation problem never breaks a page: errors are logged and an
 empty list is returned.
@@ -188,12 +189,13 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
     model_arm = arm.strategy != "popular"
 
     def compute() -> Recommendations:
-        # The first query reads the candidates (with heads, one row per cart item), the rules and
-        # the weights. A second one reads the cards of what can be shown, and with them, where
-        # needed, the rows below the heads that the rules can lift, and the popular items where
-        # the first candidates run short (where the served blend gives popularity no weight, they
-        # only pad a short list: the first query leaves them out). Where unavailable products thin
-        # the list out that far, the popular items are read afterwards (rare).
+        # The first query reads the candidates (with heads, one row per cart item, and the cards
+        # of its neighbours), the rules and the weights. Where needed, a second one reads the rows
+        # below the heads that the rules can lift, the popular items where the first candidates
+        # run short (where the served blend gives popularity no weight, they only pad a short
+        # list: the first query leaves them out), and the cards it lacks of what can be shown.
+        # Where unavailable products thin the list out that far, the popular items are read
+        # afterwards (rare).
         unless = cart_completion.popular_left_out()
         rows = fetch(cart_completion.branches(keys, limit, identity=identity, recent_days=recent, model=model_arm,
                                               popular_unless=unless))
@@ -205,6 +207,7 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         short = not padded and cart_completion.needs_popular(rows, ranked, looked_at)
         if lifted or short:  # one query more, which also reads the cards of what can be shown
             shown = [c[0] for c in ranked[:looked_at]] + lifted  # the rows read can move up only these
+            shown = [key for key in shown if key not in rows.cards]  # (the heads bring their cards)
             _read_more(rows, cart_depth(limit), lifted=lifted, popular=short, limit=limit * 3, with_cards_of=shown)
             ranked, padded = cart_completion.rank(rows, keys), padded or short
         result = _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards,
