@@ -174,7 +174,7 @@ def head_cards_branch(anchors: Sequence[str]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         # A head holds at most CART_DEPTH keys; saying so keeps PostgreSQL's estimate of the
         # keys (100 for any set-returning function) from passing ``jit_above_cost`` where its
-        # statistics are missing: compiling the query costs a cold cart ten times its time.
+        # statistics are missing: compiling the query costs a cold cart many times its time.
         keys = (f"SELECT n.k FROM {heads} h CROSS JOIN LATERAL (SELECT k FROM json_array_elements_text("
                 f"CAST(h.keys AS json)) k LIMIT {CART_DEPTH}) n")
     else:  # SQLite's table-valued JSON function
