@@ -4,7 +4,9 @@ whose served version is several times larger than what PostgreSQL keeps in memor
 
 A head holds the related rows ranked 1 to ``CART_DEPTH``, as the cart reads them (its limit
 decides how deep: ``cart_depth``), and their keys apart, by which the same query reads their
-cards; a cart that needs more reads the related rows themselves.
+cards; a cart that needs more reads the related rows themselves. Each entry holds a related
+row's fields as the widget's query reads them (goodsassoc.widget_query): related key, score,
+popularity, reason, evidence, rank, kinds.
 """
 
 from __future__ import annotations
@@ -19,11 +21,6 @@ from goodsassoc.engine.limits import CART_DEPTH
 if TYPE_CHECKING:  # (the request path imports this module: no pandas there)
     import pandas as pd
 
-# The order of a head entry's fields, that of a related row as the widget's query reads it
-# (goodsassoc.widget_query): related key, score, popularity, reason, evidence, rank, kinds.
-RELATED_COLUMNS = ("product_key", "related_key", "score", "popularity", "reason", "evidence", "rank",
-                   "product_kind", "related_kind")
-
 
 def covers(depth: int) -> bool:
     """Whether the heads hold a cart's ``depth`` neighbours per item."""
@@ -32,8 +29,9 @@ def covers(depth: int) -> bool:
 
 def heads(rows: Iterable[Iterable]) -> Iterator[tuple[str, str, str]]:
     """(product key, its head as JSON text, its neighbours' keys as JSON text) from related rows
-    with ``RELATED_COLUMNS`` (evidence as JSON text), sorted by product key and rank; rows ranked
-    below ``CART_DEPTH`` are left out."""
+    (product key, related key, score, popularity, reason, evidence as JSON text, rank, product
+    kind, related kind), sorted by product key and rank; rows ranked below ``CART_DEPTH`` are
+    left out."""
     key, entries = None, []
     for anchor, *entry in rows:
         if entry[5] > CART_DEPTH:  # [5]: rank
@@ -53,7 +51,7 @@ def keys_of(entries: list) -> str:
 
 
 def frame(related: pd.DataFrame) -> pd.DataFrame:
-    """The heads of a version's related rows (a frame with ``RELATED_COLUMNS``; kinds optional),
+    """The heads of a version's related rows (a frame with the related table's columns; kinds optional),
     with the values the related table stores: numbers as written, evidence as its JSON text."""
     import pandas as pd
 

@@ -120,3 +120,16 @@ def test_a_stale_card_in_a_head_is_read_again(sellers):
     ProductCard.objects.filter(product_key=shelf[1]).update(title="Old title", synced_at=stale)
     result = cart_recommendations([shelf[0]], limit=3)
     assert result.items[0].key == shelf[1] and result.items[0].title == "Product 1"  # from the host, as before
+
+
+def test_a_published_version_leaves_the_planner_its_statistics(sellers):
+    """PostgreSQL plans the cart's query by its statistics of the heads (without them, its guess
+    at a set-returning function's rows can make it compile the query on every request)."""
+    _publish(shelf_of(sellers, lambda i: False))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT attname FROM pg_stats WHERE tablename = %s", [RelatedHead._meta.db_table])
+            assert {"version", "product_key", "keys"} <= {row[0] for row in cursor.fetchall()}
+        else:  # SQLite plans without them: nothing is written
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            assert cursor.fetchone()[0] == 0
