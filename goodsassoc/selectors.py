@@ -207,7 +207,6 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         short = not padded and cart_completion.needs_popular(rows, ranked, looked_at)
         if lifted or short:  # one query more, which also reads the cards of what can be shown
             shown = [c[0] for c in ranked[:looked_at]] + lifted  # the rows read can move up only these
-            shown = [key for key in shown if key not in rows.cards]  # (the heads bring their cards)
             _read_more(rows, cart_depth(limit), lifted=lifted, popular=short, limit=limit * 3, with_cards_of=shown)
             ranked, padded = cart_completion.rank(rows, keys), padded or short
         result = _finish(Recommendations("cart", (), strategy, rows.version), ranked, limit, rows.cards,
@@ -265,12 +264,14 @@ def _read_more(rows: Rows, depth: int, *, lifted: Sequence[str], popular: bool, 
                with_cards_of: Sequence[str]) -> None:
     """The cart's second query, of the version its first one read: the rows below the heads of
     the products the rules lift (``lifted``), the popular items (``popular``: ``limit`` of them,
-    replacing any read) and the fresh cards of products ``with_cards_of``."""
+    replacing any read) and the fresh cards of products ``with_cards_of`` that ``rows`` lacks
+    (the heads brought those of their neighbours)."""
     branches = [lifted_branch(list(rows.related), depth, "cart")] if lifted else []
     if popular:
         branches.append(popular_branch(cart_completion.ALL, limit))
-    if with_cards_of and cards.enabled():
-        branches.append(card_branch(with_cards_of))
+    missing = [key for key in with_cards_of if key not in rows.cards]
+    if missing and cards.enabled():
+        branches.append(card_branch(missing))
     token = version_sql.set(str(int(rows.version))) if rows.version else None
     try:
         again = fetch(branches)

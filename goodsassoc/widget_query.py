@@ -170,7 +170,7 @@ def head_branch(anchors: Sequence[str]) -> tuple[str, list]:
 def head_cards_branch(anchors: Sequence[str]) -> tuple[str, list]:
     """The fresh cards of the neighbours in the anchors' heads: a cart's candidates, whose cards
     then come with them (a few more than it shows, in the same query) instead of a second query."""
-    heads, t = RelatedHead._meta.db_table, ProductCard._meta.db_table
+    heads = RelatedHead._meta.db_table
     if connection.vendor == "postgresql":
         # A head holds at most CART_DEPTH keys; saying so keeps PostgreSQL's estimate of the
         # keys (100 for any set-returning function) from passing ``jit_above_cost`` where its
@@ -179,9 +179,8 @@ def head_cards_branch(anchors: Sequence[str]) -> tuple[str, list]:
                 f"CAST(h.keys AS json)) k LIMIT {CART_DEPTH}) n")
     else:  # SQLite's table-valued JSON function
         keys = f"SELECT n.value FROM {heads} h, json_each(h.keys) n"
-    return (f"SELECT 'card', 0, '', c.product_key, 0, 0, '', '', 0, 0, -1, -1, {CARD} FROM {t} c "
-            f"WHERE c.synced_at >= %s AND c.product_key IN ({keys} WHERE h.version = {served_sql()} "
-            f"AND h.product_key IN ({placeholders(anchors)}))", [cards.fresh_since(), *anchors])
+    return _cards_of(f"{keys} WHERE h.version = {served_sql()} AND h.product_key IN ({placeholders(anchors)})",
+                     list(anchors))
 
 
 def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related: tuple[str, int] | None = None,
@@ -208,9 +207,14 @@ def popular_branch(scopes: Sequence[tuple[str, str]], limit: int, unless_related
 
 def card_branch(keys: Sequence[str]) -> tuple[str, list]:
     """The fresh cards of these products themselves (e.g. the anchor given by its key)."""
+    return _cards_of(placeholders(keys), list(keys))
+
+
+def _cards_of(keys_sql: str, params: list) -> tuple[str, list]:
+    """Card rows of the fresh cards whose product key is ``IN (keys_sql)``."""
     t = ProductCard._meta.db_table
     return (f"SELECT 'card', 0, '', c.product_key, 0, 0, '', '', 0, 0, -1, -1, {CARD} FROM {t} c "
-            f"WHERE c.product_key IN ({placeholders(keys)}) AND c.synced_at >= %s", [*keys, cards.fresh_since()])
+            f"WHERE c.product_key IN ({keys_sql}) AND c.synced_at >= %s", [*params, cards.fresh_since()])
 
 
 def rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:

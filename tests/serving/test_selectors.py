@@ -245,8 +245,9 @@ def test_a_cart_reads_the_head_of_each_items_neighbours_as_the_engine_does(selle
     MerchantRule.objects.create(action="boost", widget="cart", target_key=shelf[25], factor=3.0)
     MerchantRule.objects.create(action="boost", widget="related", target_key=shelf[26], factor=3.0)
     assert set(read(CART_DEPTH + 5)) == set(shelf[1:CART_DEPTH + 6]) | {shelf[25]}  # lifted with the rows
-    # With the heads, the rows below them that the cart's rules boost are read with the cards,
-    # in the second of two queries: shelf[25] (1/25, times 3) comes between the 8th and the 9th.
+    # With the heads, the rows below them that the cart's rules boost are read with the boosted
+    # products' cards, in the second of two queries: shelf[25] (1/25, times 3) comes between the
+    # 8th and the 9th.
     clear_caches()
     with CaptureQueriesContext(connection) as queries:
         boosted = keys(cart_recommendations([shelf[0]], identity=None, limit=10))
