@@ -9,11 +9,13 @@ available). Branches read the served version, or an A/B arm's own (``version_sql
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -62,7 +64,7 @@ class Rows:
     shops: list[tuple] = field(default_factory=list)
     rules: list[tuple] = field(default_factory=list)
     bought: set[str] = field(default_factory=set)
-    weights: dict = field(default_factory=dict)
+    weights: Mapping[str, Any] = field(default_factory=dict)
     cards: dict[str, cards.Card] = field(default_factory=dict)
 
 
@@ -89,9 +91,12 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
     related, card_of, version = rows.related, rows.cards, None
     for row in prepared.run(" UNION ALL ".join(parts), params):
         src = row[0]
-        if row[17] is not None:  # a fresh card of product b
-            card_of[row[3]] = cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
-        if src == "related":  # most rows: a cart's candidates are dozens
+        if src == "card":  # most of a cart's rows: the cards of its candidates (version 0)
+            card_of[row[3]] = _card(row)
+            continue
+        if row[17] is not None:  # a fresh card of product b, joined to its row
+            card_of[row[3]] = _card(row)
+        if src == "related":  # a related widget's rows, and a cart's without heads
             related[row[2]].append(_related(row))
         elif src == "head":  # a cart item's first neighbours, as related rows
             related[row[2]].extend(orjson.loads(row[7]))
@@ -106,11 +111,22 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
         elif src == "bought":
             rows.bought.add(row[3])
         elif src == "weights":
-            rows.weights = parse_evidence(row[7]).get("weights", {})
-        if row[1]:  # the version a row was read from (rules and cards carry 0)
+            rows.weights = _weights(row[7])
+        if row[1]:  # the version a row was read from (rules carry 0)
             version = row[1]
     rows.version = int(version) if version else None
     return rows
+
+
+def _card(row: tuple) -> cards.Card:
+    return cards.Card(row[12], row[13], row[14], row[15], row[16], bool(row[17]))
+
+
+@functools.lru_cache(maxsize=64)
+def _weights(params: str) -> Mapping[str, Any]:
+    """A version's blend weights from its parameters (JSON text): the same text on every cold
+    cart of that version, so it is parsed once (read-only, as it is shared)."""
+    return MappingProxyType(parse_evidence(params).get("weights", {}))
 
 
 def card_join(key_column: str, joined: bool = True) -> tuple[str, str, list]:
