@@ -2,7 +2,7 @@
 and the related and cart endpoints under concurrent load next to a trivial DRF endpoint served by
 the same gunicorn in the same run, with a warm (Redis) and a cold (no) widget cache.
 
-    python benchmarks/serving.py [--seconds 8] [--rounds 3] [--clients 4] [--warmup-passes 6]
+    python benchmarks/serving.py [--seconds 6] [--rounds 5] [--clients 4] [--warmup-passes 6]
                                  [--skip-training] [--write-docs]
 
 Runs on PostgreSQL (database ``goodsassoc_bench``, see benchmarks/ingest.py, which loads the data).
@@ -201,11 +201,12 @@ def _merge(runs: list[dict], seconds: float) -> dict:
 
 
 def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rounds: int) -> dict:
-    """Each widget endpoint under load, ``rounds`` times, each run right after a run of the trivial
-    endpoint: its ratio is the median over rounds of (widget / the trivial run just before), so
-    that other work on a shared machine weighs on both sides of each ratio alike. A warm run
-    follows a warm-up of ``passes`` requests per path, which fills Redis and each worker's
-    in-process copies (the steady state of a running shop's hot widgets)."""
+    """Each widget endpoint under load, ``rounds`` times, each run between two runs of the trivial
+    endpoint: its ratio is the median over rounds of (widget / the mean of the trivial runs just
+    before and just after), so that other work on a shared machine, and the machine's own drift,
+    weigh on both sides of each ratio alike. A warm run follows a warm-up of ``passes`` requests
+    per path, which fills Redis and each worker's in-process copies (the steady state of a running
+    shop's hot widgets)."""
     paths = request_paths()
     runs: dict[str, list[dict]] = {}
     ratios: dict[str, list[float]] = {}
@@ -213,6 +214,7 @@ def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rou
         server, port = start_server(cache, workers, with_cards, prepared)
         try:
             client(port, paths["trivial"], 1.0, 0)
+            sequence: list[tuple[str, dict]] = []  # the state's runs in order, trivial and widget alternating
             for _ in range(rounds):
                 for name in ("related", "cart"):
                     key = f"{name} ({state})"
@@ -220,11 +222,15 @@ def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rou
                         warm_up(port, paths[name], passes, clients)
                     trivial = load(port, paths["trivial"], seconds, clients, server.pid)
                     widget = load(port, paths[name], seconds, clients, server.pid)
-                    runs.setdefault("trivial", []).append(trivial)
-                    runs.setdefault(key, []).append(widget)
-                    ratios.setdefault(key, []).append(widget["rps"] / trivial["rps"])
+                    sequence += [("trivial", trivial), (key, widget)]
                     print(f"  {key}: {widget['rps']:.0f} req/s, p50 {widget['p50']:.1f} ms "
                           f"(trivial just before: {trivial['rps']:.0f} req/s)", flush=True)
+            sequence.append(("trivial", load(port, paths["trivial"], seconds, clients, server.pid)))
+            for i, (key, run) in enumerate(sequence):
+                runs.setdefault(key, []).append(run)
+                if key != "trivial":  # between two trivial runs
+                    around = statistics.mean([sequence[i - 1][1]["rps"], sequence[i + 1][1]["rps"]])
+                    ratios.setdefault(key, []).append(run["rps"] / around)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -345,9 +351,9 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"again; cards off: the same with `PRODUCT_CARDS = False`, so that each widget also reads the "
         f"host's products (as before cards).",
         "",
-        f"Each widget ran {rounds} times for {seconds:.0f} s, each time right after {seconds:.0f} s of the trivial "
-        f"endpoint; its ratio is the median over those rounds of its requests/s over the trivial run's just "
-        f"before (requests/s and latencies below are over all runs).",
+        f"Each widget ran {rounds} times for {seconds:.0f} s, each time between two runs of {seconds:.0f} s of the "
+        f"trivial endpoint; its ratio is the median over those rounds of its requests/s over the mean of the "
+        f"trivial runs just before and just after (requests/s and latencies below are over all runs).",
         "",
         "CPU per request: CPU time of the gunicorn processes and of PostgreSQL's processes during a run, "
         "over its requests (median over runs; from /proc).",
@@ -406,8 +412,8 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds of each measured run")
-    parser.add_argument("--rounds", type=int, default=3, help="measured runs per widget and cache state")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds of each measured run")
+    parser.add_argument("--rounds", type=int, default=5, help="measured runs per widget and cache state")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--warmup-passes", type=int, default=2 * 3,
