@@ -111,8 +111,8 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
         elif src == "bought":
             rows.bought.add(row[3])
         elif src == "weights":
-            rows.weights = _weights(row[7])
-        if row[1]:  # the version a row was read from (rules carry 0)
+            rows.weights = _parsed_weights(row[7])
+        if row[1]:  # the version a row was read from (rules and bought rows carry 0)
             version = row[1]
     rows.version = int(version) if version else None
     return rows
@@ -123,7 +123,7 @@ def _card(row: tuple) -> cards.Card:
 
 
 @functools.lru_cache(maxsize=64)
-def _weights(params: str) -> Mapping[str, Any]:
+def _parsed_weights(params: str) -> Mapping[str, Any]:
     """A version's blend weights from its parameters (JSON text): the same text on every cold
     cart of that version, so it is parsed once (read-only, as it is shared)."""
     return MappingProxyType(parse_evidence(params).get("weights", {}))
