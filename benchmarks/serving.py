@@ -14,6 +14,7 @@ import argparse
 import functools
 import http.client
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -201,37 +202,42 @@ def _merge(runs: list[dict], seconds: float) -> dict:
 
 
 def bench_endpoints(seconds: float, clients: int, workers: int, passes: int, rounds: int) -> dict:
-    """Each widget endpoint under load, ``rounds`` times, each run between two runs of the trivial
-    endpoint: its ratio is the median over rounds of (widget / the mean of the trivial runs just
-    before and just after), so that other work on a shared machine, and the machine's own drift,
-    weigh on both sides of each ratio alike. A warm run follows a warm-up of ``passes`` requests
-    per path, which fills Redis and each worker's in-process copies (the steady state of a running
-    shop's hot widgets)."""
+    """Each widget endpoint under load, ``rounds`` times per cache state, each run between two runs
+    of the trivial endpoint on the same server: its ratio is the median over rounds of (widget / the
+    mean of the trivial runs just before and just after), so that other work on a shared machine,
+    and the machine's own drift, weigh on both sides of each ratio alike. The states' servers run
+    side by side and each round visits every state, so that a slow spell of the machine (its speed
+    drifts over minutes) falls on all states instead of on the one measured then. A warm run
+    follows a warm-up of ``passes`` requests per path, which fills Redis and each worker's
+    in-process copies (the steady state of a running shop's hot widgets)."""
     paths = request_paths()
     runs: dict[str, list[dict]] = {}
     ratios: dict[str, list[float]] = {}
-    for state, cache, with_cards, prepared in STATES:
-        server, port = start_server(cache, workers, with_cards, prepared)
-        try:
-            client(port, paths["trivial"], 1.0, 0)
-            sequence: list[tuple[str, dict]] = []  # the state's runs in order, trivial and widget alternating
-            for _ in range(rounds):
+    servers = {}
+    try:
+        for state, cache, with_cards, prepared in STATES:
+            servers[state] = start_server(cache, workers, with_cards, prepared)
+            client(servers[state][1], paths["trivial"], 1.0, 0)
+        for round_ in range(1, rounds + 1):
+            for state, (server, port) in servers.items():
+                # trivial, related, trivial, cart, trivial: each widget run between two trivial runs
+                sequence: list[tuple[str, dict]] = [("trivial", load(port, paths["trivial"], seconds, clients,
+                                                                     server.pid))]
                 for name in ("related", "cart"):
                     key = f"{name} ({state})"
                     if state == "warm cache":  # again each time: in-process copies live a minute
                         warm_up(port, paths[name], passes, clients)
-                    trivial = load(port, paths["trivial"], seconds, clients, server.pid)
-                    widget = load(port, paths[name], seconds, clients, server.pid)
-                    sequence += [("trivial", trivial), (key, widget)]
-                    print(f"  {key}: {widget['rps']:.0f} req/s, p50 {widget['p50']:.1f} ms "
-                          f"(trivial just before: {trivial['rps']:.0f} req/s)", flush=True)
-            sequence.append(("trivial", load(port, paths["trivial"], seconds, clients, server.pid)))
-            for i, (key, run) in enumerate(sequence):
-                runs.setdefault(key, []).append(run)
-                if key != "trivial":  # between two trivial runs
-                    around = statistics.mean([sequence[i - 1][1]["rps"], sequence[i + 1][1]["rps"]])
-                    ratios.setdefault(key, []).append(run["rps"] / around)
-        finally:
+                    sequence.append((key, load(port, paths[name], seconds, clients, server.pid)))
+                    sequence.append(("trivial", load(port, paths["trivial"], seconds, clients, server.pid)))
+                for i, (key, run) in enumerate(sequence):
+                    runs.setdefault(key, []).append(run)
+                    if key != "trivial":
+                        around = statistics.mean([sequence[i - 1][1]["rps"], sequence[i + 1][1]["rps"]])
+                        ratios.setdefault(key, []).append(run["rps"] / around)
+                        print(f"  round {round_}, {key}: {run['rps']:.0f} req/s, p50 {run['p50']:.1f} ms, "
+                              f"{ratios[key][-1]:.2f} of the trivial runs around it", flush=True)
+    finally:
+        for server, _ in servers.values():
             server.terminate()
             server.wait(timeout=30)
     results = {name: _merge(found, seconds) for name, found in runs.items()}
@@ -352,8 +358,10 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"host's products (as before cards).",
         "",
         f"Each widget ran {rounds} times for {seconds:.0f} s, each time between two runs of {seconds:.0f} s of the "
-        f"trivial endpoint; its ratio is the median over those rounds of its requests/s over the mean of the "
-        f"trivial runs just before and just after (requests/s and latencies below are over all runs).",
+        f"trivial endpoint on the same server; its ratio is the median over those rounds of its requests/s over "
+        f"the mean of the trivial runs just before and just after (requests/s and latencies below are over all "
+        f"runs). The four states' servers ran side by side and each round visited every state in turn, so that "
+        f"a slow spell of the machine falls on every state rather than on one.",
         "",
         "CPU per request: CPU time of the gunicorn processes and of PostgreSQL's processes during a run, "
         "over its requests (median over runs; from /proc).",
@@ -423,7 +431,10 @@ def main() -> None:
                              "refresh runs and is measured).")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
-    model = ensure_model(args.skip_training)
+    # The retrain runs TensorFlow: in a process of its own, so that the one forking the load clients
+    # below never ran it (a process forked after TensorFlow ran can hang, and its threads linger).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        model = pool.submit(ensure_model, args.skip_training).result()
     print("Endpoints under load ...", flush=True)
     load = os.getloadavg()[0]
     endpoints = bench_endpoints(args.seconds, args.clients, args.workers, args.warmup_passes, args.rounds)
