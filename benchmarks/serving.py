@@ -360,7 +360,7 @@ def markdown(model: dict, endpoints: dict, command: str, clients: int, workers: 
         f"Each widget ran {rounds} times for {seconds:.0f} s, each time between two runs of {seconds:.0f} s of the "
         f"trivial endpoint on the same server; its ratio is the median over those rounds of its requests/s over "
         f"the mean of the trivial runs just before and just after (requests/s and latencies below are over all "
-        f"runs). The four states' servers ran side by side and each round visited every state in turn, so that "
+        f"runs). The cache states' servers ran side by side and each round visited every state in turn, so that "
         f"a slow spell of the machine falls on every state rather than on one.",
         "",
         "CPU per request: CPU time of the gunicorn processes and of PostgreSQL's processes during a run, "
