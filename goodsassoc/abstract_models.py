@@ -293,6 +293,9 @@ class AbstractProductCard(models.Model):
     category = models.CharField(max_length=500, blank=True, help_text=_("The category path, levels joined by ' > '."))
     available = models.BooleanField(default=True)
     synced_at = models.DateTimeField(db_index=True)
+    packed = models.TextField(blank=True, default="", editable=False,
+                              help_text=_("The card as the widgets' query reads it (JSON: key, title, price, url, "
+                                          "shop, category, available)."))
 
     class Meta:
         abstract = True

@@ -3,7 +3,9 @@ rows, the merchant's rules, the fallbacks, the product cards), run as a single U
 
 Every branch yields the same columns: src, version, a, b, s, p, reason, evidence, rk, q (repeat
 recency), ka, kb (product kinds), then the card of product b (title, price, url, shop, category,
-available). Branches read the served version, or an A/B arm's own (``version_sql``).
+available). The branches that read cards by key yield one row instead, their packed cards as a
+JSON array in the evidence column. Branches read the served version, or an A/B arm's own
+(``version_sql``).
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
     related, card_of, version = rows.related, rows.cards, None
     for row in prepared.run(" UNION ALL ".join(parts), params):
         src = row[0]
-        if src == "card":  # most of a cart's rows: the cards of its candidates (version 0)
-            card_of[row[3]] = _card(row)
+        if src == "cards":  # the fresh cards of a cart's candidates, packed in one text (version 0)
+            if row[7]:
+                card_of.update(cards.unpacked(row[7]))
             continue
         if row[17] is not None:  # a fresh card of product b, joined to its row
             card_of[row[3]] = _card(row)
@@ -227,10 +230,13 @@ def card_branch(keys: Sequence[str]) -> tuple[str, list]:
 
 
 def _cards_of(keys_sql: str, params: list) -> tuple[str, list]:
-    """Card rows of the fresh cards whose product key is ``IN (keys_sql)``."""
+    """One row: the fresh cards whose product key is ``IN (keys_sql)``, as a JSON array of packed
+    cards (``cards.packed``) in the evidence column; NULL where there are none."""
     t = ProductCard._meta.db_table
-    return (f"SELECT 'card', 0, '', c.product_key, 0, 0, '', '', 0, 0, -1, -1, {CARD} FROM {t} c "
-            f"WHERE c.product_key IN ({keys_sql}) AND c.synced_at >= %s", [*params, cards.fresh_since()])
+    joined = "string_agg(c.packed, ',')" if connection.vendor == "postgresql" else "group_concat(c.packed, ',')"
+    return (f"SELECT 'cards', 0, '', '', 0, 0, '', '[' || {joined} || ']', 0, 0, -1, -1, {NO_CARD} FROM {t} c "
+            f"WHERE c.product_key IN ({keys_sql}) AND c.synced_at >= %s AND c.packed <> ''",
+            [*params, cards.fresh_since()])
 
 
 def rules_branch(widget: str, anchors: Sequence[str]) -> tuple[str, list]:

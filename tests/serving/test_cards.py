@@ -1,6 +1,9 @@
 """Product cards: written on save, delete, publish and sync; read by a cold widget in its one query."""
 
+import importlib
 from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -12,6 +15,7 @@ from goodsassoc import cards, tasks
 from goodsassoc.models import ProductCard
 from goodsassoc.privacy import Identity
 from goodsassoc.selectors import cart_recommendations, related_products
+from goodsassoc.widget_query import card_branch, fetch
 from tests.conftest import clear_caches
 from tests.serving.factories import publish_version, related_rows, tables
 from tests.testapp.models import Article
@@ -60,6 +64,34 @@ def test_a_cold_widget_reads_its_cards_from_goodsassocs_tables(served, articles)
         assert card_table in sql[-1] and not any("testapp" in q for q in sql)
     first = related_products(articles[0], limit=3).items[0]
     assert (first.key, first.title, first.price) == ("SKU-2", "Whetstone", 19.0)
+
+
+def test_a_cart_reads_its_candidates_cards_packed_as_written(served, articles):
+    """The cart's query reads its candidates' cards as one JSON text of packed cards: any title
+    (quotes, commas, brackets, non-ASCII) comes back as the card holds it."""
+    articles[1].headline, articles[1].cost = 'Whetstone "1000", [fine] – 日本', Decimal("7.25")
+    articles[1].save()
+    clear_caches()
+    with CaptureQueriesContext(connection) as queries:
+        result = cart_recommendations([articles[0]], limit=3)
+    whetstone = next(item for item in result if item.key == "SKU-2")
+    assert (whetstone.title, whetstone.price) == ('Whetstone "1000", [fine] – 日本', 7.25) and len(queries) == 1
+    expected = {key: cards.Card(*fields) for key, *fields in ProductCard.objects.values_list(
+        "product_key", "title", "price", "url", "shop_key", "category", "available")}
+    assert fetch([card_branch(sorted(expected))]).cards == expected
+
+
+def test_the_migration_packs_the_cards_already_written(articles):
+    """Cards written before the packed form get it from the migration (on either database)."""
+    fill = importlib.import_module("goodsassoc.migrations.0008_product_card_packed").fill_packed
+    ProductCard.objects.filter(product_key="SKU-3").update(available=False)
+    ProductCard.objects.update(packed="")
+    with connection.cursor() as cursor:  # what the migration's schema editor runs it with
+        fill(None, SimpleNamespace(connection=connection, execute=cursor.execute))
+    columns = {key: cards.Card(*fields) for key, *fields in ProductCard.objects.values_list(
+        "product_key", "title", "price", "url", "shop_key", "category", "available")}
+    packed = cards.unpacked("[" + ",".join(ProductCard.objects.values_list("packed", flat=True)) + "]")
+    assert packed == columns and not packed["SKU-3"].available and packed["SKU-1"].available
 
 
 def test_old_or_missing_cards_are_read_from_the_host(served, articles, settings):
