@@ -37,7 +37,7 @@ def popular_left_out() -> int | None:
 
 
 def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = None, recent_days: int = 0,
-             model: bool = True, popular_unless: int | None = None) -> list[tuple[str, list]]:
+             model: bool = True, popular_unless: int | None = None, few: bool = False) -> list[tuple[str, list]]:
     """The branches of the cart widget's query: its candidates (each cart item's neighbours, the
     shopper's own items, the popular ones), the rules, the blend's weights and what the shopper
     bought recently. Of each cart item's neighbours only the head is read, as the engine's cart
@@ -50,11 +50,12 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
 
     ``popular_unless``: a version whose popular items only pad (``popular_left_out``); they are
     left out if that version is the one read (``popular_read`` tells), and read with the cards
-    where the list is short (``needs_popular``)."""
+    where the list is short (``needs_popular``). ``few``: the candidates cannot fill the list
+    (``too_few``), so the popular items that pad it come in this query, with their cards."""
     shopper = shopper_key(identity)
     with_candidates = bool(keys or shopper) and model
-    popular = popular_branch(ALL, limit * 3, with_cards=False,
-                             unless_version=popular_unless if with_candidates else None)
+    popular = popular_branch(ALL, limit * 3, with_cards=few,
+                             unless_version=popular_unless if with_candidates and not few else None)
     parts = [popular, rules_branch("cart", keys), weights_branch()]
     if keys and model:
         depth = cart_depth(limit)
@@ -69,6 +70,17 @@ def branches(keys: Sequence[str], limit: int, *, identity: Identity | None = Non
     if recent_days and shopper:
         parts.append(bought_branch(identity, recent_days))
     return parts
+
+
+def too_few(keys: Sequence[str], limit: int, looked_at: int, *, identity: Identity | None = None,
+            model: bool = True) -> bool:
+    """Whether a cart's candidates cannot reach the ``looked_at`` that the widget looks at first,
+    whatever the published rows hold: at most ``cart_depth`` neighbours per cart item and nothing
+    else for a shopper without a key (an anonymous shopper's cart of one item, or an empty one),
+    none where the model is not read. Such a list is always padded with popular items. (Rows
+    that the rules lift can add a few: reading the popular items then costs some work, never
+    another result.)"""
+    return not model or (not shopper_key(identity) and len(keys) * cart_depth(limit) < looked_at)
 
 
 def lifted_targets(rows: Rows, limit: int) -> list[str]:

@@ -193,16 +193,19 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         # of its neighbours), the rules and the weights. Where needed, a second one reads the rows
         # below the heads that the rules can lift, the popular items where the first candidates
         # run short (where the served blend gives popularity no weight, they only pad a short
-        # list: the first query leaves them out), and the cards it lacks of what can be shown.
+        # list: the first query leaves them out, unless the candidates cannot fill the list
+        # whatever the rows hold, ``too_few``, when it reads them with their cards), and the
+        # cards it lacks of what can be shown.
         # Where unavailable products thin the list out that far, the popular items are read
         # afterwards (rare).
-        unless = cart_completion.popular_left_out()
+        looked_at = products_loaded(limit)
+        few = cart_completion.too_few(keys, limit, looked_at, identity=identity, model=model_arm)
+        unless = None if few else cart_completion.popular_left_out()
         rows = fetch(cart_completion.branches(keys, limit, identity=identity, recent_days=recent, model=model_arm,
-                                              popular_unless=unless))
+                                              popular_unless=unless, few=few))
         padded = cart_completion.popular_read(rows, unless)
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = cart_completion.rank(rows, keys)
-        looked_at = products_loaded(limit)
         lifted = cart_completion.lifted_targets(rows, limit)
         short = not padded and cart_completion.needs_popular(rows, ranked, looked_at)
         if lifted or short:  # one query more, which also reads the cards of what can be shown

@@ -147,21 +147,24 @@ def test_the_widget_ranks_as_the_blend_of_the_published_rows(shelf, version):
 def test_where_popularity_has_no_weight_popular_items_are_read_only_to_pad(shelf, version, monkeypatch):
     """Once a process has read a version whose blend gives popularity no weight, its carts read
     no popular rows unless their list runs short: one query (the candidates with their cards),
-    two where the popular items pad the list."""
+    two where the popular items pad the list; one again where the candidates could never fill
+    it (an anonymous shopper's empty cart, or one item whose neighbours are fewer than the list
+    looks at): the popular items come with the candidates, and their cards with them."""
     blended = []
     blend = cart_completion.blend
     monkeypatch.setattr(cart_completion, "blend", lambda rows, cart: blended.append(len(rows.popular)) or
                         blend(rows, cart))
     cart_recommendations(shelf[:3], limit=3)
     assert cart_completion.popular_left_out() == version.pk
-    for cart, pads in ((shelf[:3], False), (["new-product"], True), ([], True)):
+    for cart, limit, pads, queried in ((shelf[:3], 3, False, 1), (["new-product"], 3, True, 2), ([], 3, True, 1),
+                                       (shelf[:1], 10, True, 1)):
         clear_caches()
         blended.clear()
         with CaptureQueriesContext(connection) as queries:
-            result = cart_recommendations(cart, limit=3)
-        assert len(queries) == (2 if pads else 1)
+            result = cart_recommendations(cart, limit=limit)
+        assert len(queries) == queried
         assert (blended[-1] > 0) is pads
-        same(shown(result), reference(version, cart, "", 3))
+        same(shown(result), reference(version, cart, "", limit))
 
 
 @pytest.mark.parametrize("weights", [PADDING_ONLY], indirect=True)
