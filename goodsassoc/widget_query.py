@@ -93,7 +93,7 @@ def fetch(branches: Iterable[tuple[str, list]]) -> Rows:
     related, card_of, version = rows.related, rows.cards, None
     for row in prepared.run(" UNION ALL ".join(parts), params):
         src = row[0]
-        if src == "cards":  # the fresh cards of a cart's candidates, packed in one text (version 0)
+        if src == "cards":  # fresh cards read by key (a cart's candidates, say), packed in one text
             if row[7]:
                 card_of.update(cards.unpacked(row[7]))
             continue
