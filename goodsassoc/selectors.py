@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,7 +26,7 @@ from goodsassoc import cards, cart_completion, experiments, hosts, reasons, rule
 from goodsassoc.conf import ga_settings
 from goodsassoc.engine.limits import cart_depth
 from goodsassoc.privacy import Identity, shopper_key
-from goodsassoc.widget_cache import cached
+from goodsassoc.widget_cache import cached, new_request_id
 from goodsassoc.widget_query import (
     SERVED,
     Rows,
@@ -65,7 +64,7 @@ class Recommendations:
     items: tuple[Recommendation, ...] = ()
     strategy: str = "none"
     model_version: int | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     arm: str = ""  # "test:arm" when the shopper is in an A/B test (goodsassoc.experiments)
     anchor: str = ""  # the product whose page shows the widget (related), for feedback
 
@@ -207,7 +206,10 @@ def cart_recommendations(cart: Iterable[Any], *, identity: Identity | None = Non
         strategy = "model" if keys and rows.related or rows.shopper else "popular"
         ranked = cart_completion.rank(rows, keys)
         lifted = cart_completion.lifted_targets(rows, limit)
-        short = not padded and cart_completion.needs_popular(rows, ranked, looked_at)
+        # A list the candidates fill needs no popular items now: should unavailable products thin
+        # it out, they are read afterwards (below). With a second query due anyway (``lifted``),
+        # they come in it where the first ``looked_at`` candidates run short.
+        short = not padded and cart_completion.needs_popular(rows, ranked, looked_at if lifted else limit)
         if lifted or short:  # one query more, which also reads the cards of what can be shown
             shown = [c[0] for c in ranked[:looked_at]] + lifted  # the rows read can move up only these
             _read_more(rows, cart_depth(limit), lifted=lifted, popular=short, limit=limit * 3, with_cards_of=shown)

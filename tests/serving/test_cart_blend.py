@@ -20,7 +20,7 @@ from goodsassoc.engine.limits import cart_depth
 from goodsassoc.models import MerchantRule, PopularItem, RelatedItem, ShopperItem
 from goodsassoc.privacy import Identity
 from goodsassoc.publishing import PublishTables
-from goodsassoc.selectors import cart_recommendations
+from goodsassoc.selectors import cart_recommendations, products_loaded
 from tests.conftest import clear_caches
 from tests.serving.factories import publish_version, shelf_of
 from tests.testapp.models import Article
@@ -179,3 +179,34 @@ def test_a_cart_list_thinned_out_by_unavailable_products_is_padded_as_the_full_b
         cart = sorted(rng.sample(shelf, rng.randint(1, 3)))
         clear_caches()
         same(shown(cart_recommendations(cart, limit=10)), reference(version, cart, "", 10))
+
+
+@pytest.mark.parametrize("weights", [PADDING_ONLY], indirect=True)
+def test_a_short_cart_whose_candidates_fill_the_list_reads_no_popular_items(shelf, version, monkeypatch):
+    """A cart with fewer candidates than the widget looks at first (half as many again as the
+    limit), but enough available ones to fill the list, is shown from them in one query: the
+    popular items, which would rank after every one of them, are not read."""
+    blended = []
+    blend = cart_completion.blend
+    monkeypatch.setattr(cart_completion, "blend", lambda rows, cart: blended.append(len(rows.popular)) or
+                        blend(rows, cart))
+    cart_recommendations(shelf[:3], limit=3)  # this process learns the version's weights
+    available = set(Article.objects.filter(in_stock=True).values_list("sku", flat=True))
+    looked_at = products_loaded(10)
+    for i in range(0, 12, 2):
+        cart = sorted(shelf[i : i + 2])
+        candidates = sorted(set(RelatedItem.objects.filter(version=version.pk, product_key__in=cart, rank__lte=10)
+                                .values_list("related_key", flat=True)) - set(cart))
+        # The merchant blocks some for carts holding the first item: fewer are left than the
+        # widget looks at first, but more available ones than the list shows.
+        left = [k for k in candidates if k in available][:12] + [k for k in candidates if k not in available][:1]
+        assert len(left) < looked_at
+        for key in set(candidates) - set(left):
+            MerchantRule.objects.create(anchor_key=cart[0], target_key=key, action="block", widget="cart")
+        clear_caches()
+        blended.clear()
+        with CaptureQueriesContext(connection) as queries:
+            result = cart_recommendations(cart, limit=10)
+        assert len(queries) == 1 and blended == [0]
+        assert len(result) == 10
+        same(shown(result), reference(version, cart, "", 10))
