@@ -87,9 +87,9 @@ def ensure_model(skip_training: bool) -> dict:
 
 def settle() -> None:
     """VACUUM ANALYZE the database after the refresh, as autovacuum would within minutes of a
-    publish: the widgets then read tables without the rows the refresh replaced (every card, the
-    pruned version's rows), where PostgreSQL runs without autovacuum too, and where it runs with
-    it, autovacuum does not take CPU from some of the measured rounds and not others."""
+    publish. Without autovacuum, the widgets would otherwise read tables still holding every row
+    the refresh replaced (every card, the pruned version's rows); with it, autovacuum would take
+    CPU from some of the measured rounds and not from others."""
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE)")

@@ -77,9 +77,10 @@ def too_few(keys: Sequence[str], limit: int, looked_at: int, *, identity: Identi
     """Whether a cart's candidates cannot reach the ``looked_at`` that the widget looks at first,
     whatever the published rows hold: at most ``cart_depth`` neighbours per cart item and nothing
     else for a shopper without a key (an anonymous shopper's cart of one item, or an empty one),
-    none where the model is not read. Such a list is always padded with popular items. (Rows
-    that the rules lift can add a few: reading the popular items then costs some work, never
-    another result.)"""
+    none where the model is not read. Such a list needs popular items as soon as one candidate
+    is unavailable or a head holds fewer neighbours (an empty one always), so they are read
+    with the candidates rather than in a likely second query. (Rows that the rules lift can
+    add a few: reading the popular items then costs some work, never another result.)"""
     return not model or (not shopper_key(identity) and len(keys) * cart_depth(limit) < looked_at)
 
 
@@ -104,15 +105,16 @@ def popular_read(rows: Rows, popular_unless: int | None) -> bool:
     return popular_unless is None or rows.version != popular_unless
 
 
-def needs_popular(rows: Rows, ranked: Sequence[rules.Candidate], looked_at: int) -> bool:
+def needs_popular(rows: Rows, ranked: Sequence[rules.Candidate], needed: int) -> bool:
     """Whether a list ranked without the popular items needs them: where the blend weighs
     popularity (the version's weights are not what this process noted), or where its first
-    ``looked_at`` candidates reach those the popular items stand among (popular items score 0
-    in a blend without popularity, after every scored candidate): too few, or unscored ones."""
+    ``needed`` candidates (the limit, or as many as the widget looks at first) reach those the
+    popular items stand among (popular items score 0 in a blend without popularity, after every
+    scored candidate): too few, or unscored ones."""
     if _weights(rows)[3] != 0:
         return True
-    head = ranked[:looked_at]
-    return len(head) < looked_at or head[-1][1] <= 0 and head[-1][2] != "merchant_pick"
+    head = ranked[:needed]
+    return len(head) < needed or head[-1][1] <= 0 and head[-1][2] != "merchant_pick"
 
 
 def rank(rows: Rows, keys: Sequence[str]) -> list[rules.Candidate]:

@@ -16,7 +16,6 @@ import logging
 import secrets
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -83,7 +82,7 @@ def rules_changed(**kwargs: Any) -> None:
     local.clear()
     _rules.forget()
     try:
-        cache.set(RULES_CACHE_KEY, uuid.uuid4().hex[:8], None)
+        cache.set(RULES_CACHE_KEY, secrets.token_hex(4), None)
     except Exception:
         logger.warning("goodsassoc: cache unavailable; a rule change shows once cached widgets expire")
 
